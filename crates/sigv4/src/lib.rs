@@ -1,0 +1,1 @@
+//! reliquary-sigv4
