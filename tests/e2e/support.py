@@ -118,8 +118,13 @@ def expect_error(client, code: str, status: int, call: Callable, /, **kwargs) ->
     return response
 
 
-def validation_message_prefix(value: str, member: str) -> str:
-    return f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+def assert_validation_message(message: str, value: str, member: str) -> None:
+    """AWS's format: one clause per violated constraint (a too-long name that also breaks the
+    pattern violates two), each naming the value and the member."""
+    count = message.count(f"Value '{value}' at '{member}' failed to satisfy constraint: ")
+    assert count >= 1, message
+    noun = "error" if count == 1 else "errors"
+    assert message.startswith(f"{count} validation {noun} detected: Value '{value}' at '{member}'"), message
 
 
 # --------------------------------------------------------------------------- clients

@@ -14,7 +14,7 @@ from support import (
     tag_dict,
     tags,
     unique,
-    validation_message_prefix,
+    assert_validation_message,
     walk_pages_with_inserts,
 )
 
@@ -60,7 +60,7 @@ def test_create_domain_twice_is_a_conflict(client, domain):
 def test_create_domain_with_invalid_name_is_a_validation_error(client, bad_name):
     response = expect_error(client, "ValidationException", 400, client.create_domain, domain=bad_name)
     assert response["reason"] == "FIELD_VALIDATION_FAILED"
-    assert response["Error"]["Message"].startswith(validation_message_prefix(bad_name, "domain"))
+    assert_validation_message(response["Error"]["Message"], bad_name, "domain")
 
 
 def test_describe_domain_counts_repositories(client, domain):

@@ -1,1 +1,12 @@
-//! reliquary-core
+//! The operations' rules. Knows no HTTP, no SQL and no wire shapes: the HTTP layer converts wire
+//! requests into calls on [`Service`], and the store executes each business step atomically.
+
+mod error;
+mod pagination;
+mod service;
+mod token;
+
+pub use error::{Error, Result};
+pub use pagination::PageToken;
+pub use service::{Caller, Config, Page, Quotas, RepositoryListing, Service, TokenGrant};
+pub use token::{AuthToken, TokenError};

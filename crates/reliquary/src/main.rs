@@ -1,1 +1,151 @@
-fn main() {}
+//! `reliquary`: the command line. Reads flags, environment and the TOML file once, wires the
+//! store and the HTTP surfaces together, and runs until SIGTERM.
+
+mod config;
+mod identity;
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::{ServeArgs, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "reliquary",
+    version,
+    about = "A self-hostable package repository server that speaks the AWS CodeArtifact API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args)?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let identity = identity::Identity::load_or_generate(&settings.data_dir)?;
+
+    let store = open_store(&settings.database_url).await?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let local = listener.local_addr()?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"))
+        .trim_end_matches('/')
+        .to_owned();
+
+    let service = reliquary_core::Service::new(
+        store,
+        reliquary_core::Config {
+            region: settings.region.clone(),
+            public_url,
+            quotas: settings.quotas,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
+    let credentials = reliquary_http::Credentials::single(
+        identity.access_key_id.clone(),
+        identity.secret_access_key.clone(),
+        identity.account_id.clone(),
+    );
+    let app = reliquary_http::router(reliquary_http::AppState::new(
+        Arc::new(service),
+        Arc::new(credentials),
+    ));
+
+    let mut out = std::io::stdout().lock();
+    if identity.generated {
+        writeln!(
+            out,
+            "Generated root credentials (stored in {}); shown once:",
+            identity.path.display()
+        )?;
+        writeln!(out, "export AWS_ACCESS_KEY_ID={}", identity.access_key_id)?;
+        writeln!(
+            out,
+            "export AWS_SECRET_ACCESS_KEY={}",
+            identity.secret_access_key
+        )?;
+        writeln!(out, "export AWS_REGION={}", settings.region)?;
+        writeln!(out, "export AWS_DEFAULT_REGION={}", settings.region)?;
+        writeln!(out, "export AWS_ENDPOINT_URL=http://{local}")?;
+    }
+    writeln!(out, "Reliquary listening on http://{local}")?;
+    out.flush()?;
+    drop(out);
+    tracing::info!(listen = %local, database = settings.database_url.redacted(), "serving");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("drained; exiting");
+    Ok(())
+}
+
+async fn open_store(url: &config::DatabaseUrl) -> anyhow::Result<Arc<dyn reliquary_store::Store>> {
+    Ok(match url {
+        config::DatabaseUrl::Sqlite(url) => Arc::new(
+            reliquary_store_sqlite::SqliteStore::connect(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("opening SQLite database {url}: {e}"))?,
+        ),
+        config::DatabaseUrl::Postgres(url) => Arc::new(
+            reliquary_store_postgres::PostgresStore::connect(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("opening PostgreSQL database: {e}"))?,
+        ),
+    })
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => tracing::info!("SIGTERM received, draining"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received, draining"),
+    }
+}

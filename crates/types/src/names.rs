@@ -25,8 +25,7 @@ macro_rules! validated_name {
             /// The value does not match the model's pattern and length.
             pub fn parse(value: &str) -> Result<Self, InvalidName> {
                 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
-                    #[expect(clippy::expect_used, reason = "a constant pattern, covered by unit tests")]
-                    Regex::new(concat!("^(?:", $pattern, ")$")).expect("valid pattern")
+                    Regex::new(concat!("^(?:", $pattern, ")$")).expect("a constant pattern, covered by unit tests")
                 });
                 if PATTERN.is_match(value) {
                     Ok(Self(value.to_owned()))

@@ -23,7 +23,7 @@ pub struct RawRequest<'a> {
     /// The decoded query string.
     pub query: &'a QueryParams,
     /// Header lookup by name.
-    pub header: &'a dyn Fn(&str) -> Option<String>,
+    pub header: &'a (dyn Fn(&str) -> Option<String> + Sync),
     /// The request body (may be empty).
     pub body: &'a [u8],
 }
