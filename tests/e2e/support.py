@@ -7,6 +7,7 @@ Nothing here reads anything outside the repository."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -356,6 +358,7 @@ class RunningServer:
     data_dir: Path
     process: ReliquaryProcess
     public_url: str | None = None
+    database_url: str | None = None  # postgres only; SQLite lives at <data_dir>/reliquary.db
 
     @property
     def endpoint_base(self) -> str:
@@ -377,11 +380,13 @@ def running_server(backend: str, workdir: Path, quotas: dict[str, int] | None = 
     if public_url:
         args += ["--public-url", public_url]
     with contextlib.ExitStack() as stack:
+        database_url = None
         if backend == "postgres":
-            args += ["--database-url", stack.enter_context(postgres_database())]
+            database_url = stack.enter_context(postgres_database())
+            args += ["--database-url", database_url]
         process = ReliquaryProcess(args=args, env=server_env(), workdir=workdir).start()
         try:
-            yield RunningServer(backend, process.url, data_dir, process, public_url)
+            yield RunningServer(backend, process.url, data_dir, process, public_url, database_url)
         finally:
             code = process.stop()
         assert code == 0, f"reliquary serve exited {code} after SIGTERM\n{process.diagnostics()}"
@@ -416,3 +421,256 @@ def assert_insert_safe_listing(seen: list[str], originals: list[str], after: str
     assert not missing, f"never listed: {missing}"
     assert after in seen, f"{after} was created between pages, sorts after the cursor, and was never listed"
     assert seen.count(before) <= 1
+
+
+def walk_pages_with_inserts_by(pages: Iterable[dict], result_key: str, name_of: Callable[[dict], str],
+                               originals: list[str], insert: Callable[[], None],
+                               page_size: int) -> tuple[list[str], bool]:
+    """walk_pages_with_inserts for items whose name is not `item["name"]` (ListPackages:
+    `item["package"]`): `name_of(item)` gives it."""
+    seen: list[str] = []
+    inserted = False
+    for page in pages:
+        items = page.get(result_key, [])
+        assert len(items) <= page_size, f"page of {len(items)} > {page_size}"
+        seen += [name_of(item) for item in items]
+        got = sum(1 for name in originals if name in seen)
+        if not inserted and 0 < got < len(originals):
+            insert()
+            inserted = True
+    return seen, inserted
+
+
+# --------------------------------------------------------------------------- packages and versions
+
+NAMESPACE = "ns"  # the generic namespace package tests use unless they say otherwise
+HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-512": "sha512"}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def asset_hashes(data: bytes) -> dict[str, str]:
+    """The `hashes` map an AssetSummary of `data` must carry (all four, lowercase hex)."""
+    return {name: hashlib.new(algorithm, data).hexdigest() for name, algorithm in HASH_ALGORITHMS.items()}
+
+
+def generic(domain: str, repository: str, package: str, namespace: str = NAMESPACE) -> dict:
+    """The coordinates every package-scoped call takes, for a generic package."""
+    return {"domain": domain, "repository": repository, "format": "generic", "namespace": namespace,
+            "package": package}
+
+
+def publish_asset(client, domain: str, repository: str, package: str, version: str, name: str,
+                  content: bytes, unfinished: bool = False, namespace: str = NAMESPACE,
+                  sha256: str | None = None) -> dict:
+    """One PublishPackageVersion call. `sha256` overrides the (correct) assetSHA256 header."""
+    kwargs = dict(generic(domain, repository, package, namespace), packageVersion=version, assetName=name,
+                  assetContent=content, assetSHA256=sha256 if sha256 is not None else sha256_hex(content))
+    if unfinished:
+        kwargs["unfinished"] = True
+    return client.publish_package_version(**kwargs)
+
+
+def publish(client, domain: str, repo: str, package: str, version: str, assets: dict[str, bytes],
+            unfinished: bool = False, namespace: str = NAMESPACE) -> dict:
+    """Publish every asset of `assets` in order into one generic version: all but the last with
+    unfinished=True, the last one with `unfinished`. Returns the last response."""
+    assert assets, "publish needs at least one asset"
+    items = list(assets.items())
+    response: dict = {}
+    for index, (name, content) in enumerate(items):
+        last = index == len(items) - 1
+        response = publish_asset(client, domain, repo, package, version, name, content,
+                                 unfinished=unfinished or not last, namespace=namespace)
+    return response
+
+
+def version_content(package: str, version: str, salt: str = "") -> bytes:
+    """The deterministic content publish_versions gives `<version>.txt`."""
+    return f"{package} {version} {salt}".encode()
+
+
+def publish_versions(client, domain: str, repo: str, package: str, versions: Iterable[str],
+                     namespace: str = NAMESPACE, salt: str = "", pause: float = 0.0) -> dict[str, str]:
+    """Publish each version with one asset `<version>.txt` (version_content); `pause` seconds
+    between versions (publishedTime has millisecond resolution). Returns {version: revision}."""
+    revisions = {}
+    for index, version in enumerate(versions):
+        if index and pause:
+            time.sleep(pause)
+        response = publish(client, domain, repo, package, version,
+                           {f"{version}.txt": version_content(package, version, salt)}, namespace=namespace)
+        revisions[version] = response["versionRevision"]
+    return revisions
+
+
+def describe_version(client, domain: str, repo: str, package: str, version: str,
+                     namespace: str = NAMESPACE) -> dict:
+    return client.describe_package_version(**generic(domain, repo, package, namespace),
+                                           packageVersion=version)["packageVersion"]
+
+
+def list_versions(client, domain: str, repo: str, package: str, namespace: str = NAMESPACE,
+                  **filters) -> list[dict]:
+    """Every PackageVersionSummary of a generic package (all pages), in the server's order."""
+    paginator = client.get_paginator("list_package_versions")
+    return [item for page in paginator.paginate(**generic(domain, repo, package, namespace), **filters)
+            for item in page["versions"]]
+
+
+def version_statuses(client, domain: str, repo: str, package: str, namespace: str = NAMESPACE) -> dict[str, str]:
+    return {v["version"]: v["status"] for v in list_versions(client, domain, repo, package, namespace)}
+
+
+def list_assets(client, domain: str, repo: str, package: str, version: str,
+                namespace: str = NAMESPACE) -> list[dict]:
+    """Every AssetSummary of a generic version (all pages), in the server's order."""
+    paginator = client.get_paginator("list_package_version_assets")
+    pages = paginator.paginate(**generic(domain, repo, package, namespace), packageVersion=version)
+    return [item for page in pages for item in page["assets"]]
+
+
+def download(client, domain: str, repo: str, package: str, version: str, asset: str,
+             namespace: str = NAMESPACE, **kwargs) -> tuple[bytes, dict]:
+    """GetPackageVersionAsset: (body bytes, the response with assetName/packageVersion/...)."""
+    response = client.get_package_version_asset(**generic(domain, repo, package, namespace),
+                                                packageVersion=version, asset=asset, **kwargs)
+    with contextlib.closing(response["asset"]) as body:
+        return body.read(), response
+
+
+def list_package_names(client, domain: str, repo: str, **filters) -> list[str]:
+    """Names (`package`) of every ListPackages item (all pages), in the server's order."""
+    paginator = client.get_paginator("list_packages")
+    return [item["package"] for page in paginator.paginate(domain=domain, repository=repo, **filters)
+            for item in page["packages"]]
+
+
+def restrictions(publish: str, upstream: str) -> dict:
+    return {"publish": publish, "upstream": upstream}
+
+
+def set_origin(client, domain: str, repo: str, package: str, publish: str, upstream: str,
+               format: str = "generic", namespace: str | None = NAMESPACE) -> dict:
+    """PutPackageOriginConfiguration; returns its originConfiguration."""
+    kwargs = {"domain": domain, "repository": repo, "format": format, "package": package,
+              "restrictions": restrictions(publish, upstream)}
+    if namespace is not None:
+        kwargs["namespace"] = namespace
+    return client.put_package_origin_configuration(**kwargs)["originConfiguration"]
+
+
+def asset_size_bytes(client, domain: str) -> int:
+    return client.describe_domain(domain=domain)["domain"]["assetSizeBytes"]
+
+
+def failed_codes(result: dict) -> dict[str, str]:
+    """{version: errorCode} of a batch result's failedVersions."""
+    return {version: error["errorCode"] for version, error in (result.get("failedVersions") or {}).items()}
+
+
+# --------------------------------------------------------------------------- garbage collection
+
+
+def run_gc(server: "RunningServer", grace_seconds: int = 0) -> int:
+    """`reliquary gc` once against the server's data dir and database (while it keeps running);
+    requires exit 0 and a `removed N blobs` line; returns N."""
+    args = [str(reliquary_binary()), "gc", "--data-dir", str(server.data_dir)]
+    if server.database_url:
+        args += ["--database-url", server.database_url]
+    args += ["--grace-seconds", str(grace_seconds)]
+    proc = subprocess.run(args, env=server_env(), capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, f"reliquary gc exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    match = re.search(r"removed (\d+) blobs?\b", proc.stdout)
+    assert match, f"no 'removed N blobs' line in the output of reliquary gc:\n{proc.stdout}\n{proc.stderr}"
+    return int(match[1])
+
+
+def blob_files(data_dir: Path) -> list[Path]:
+    """Every file under `<data_dir>/blobs/` (content-addressed: named by the SHA-256)."""
+    root = data_dir / "blobs"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+# --------------------------------------------------------------------------- servers a test kills
+
+
+@dataclass
+class ServerStorage:
+    """A data dir (and, on postgres, a database) that outlives the server processes started on it,
+    so a test can kill -9 one and start the next on the same state."""
+
+    backend: str
+    workdir: Path
+    data_dir: Path
+    database_url: str | None = None
+
+    def start(self, quotas: dict[str, int] | None = None) -> RunningServer:
+        args = ["--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
+        if self.database_url:
+            args += ["--database-url", self.database_url]
+        if quotas:
+            args += ["--config", str(write_config(self.workdir / "reliquary.toml", quotas))]
+        process = ReliquaryProcess(args=args, env=server_env(), workdir=self.workdir).start()
+        return RunningServer(self.backend, process.url, self.data_dir, process, None, self.database_url)
+
+
+@contextlib.contextmanager
+def server_storage(backend: str, workdir: Path) -> Iterator[ServerStorage]:
+    """A fresh ServerStorage on `backend`; the postgres database is dropped afterwards."""
+    assert backend in BACKENDS, backend
+    data_dir = workdir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if backend == "postgres":
+        with postgres_database() as url:
+            yield ServerStorage(backend, workdir, data_dir, url)
+    else:
+        yield ServerStorage(backend, workdir, data_dir)
+
+
+def kill9(server: RunningServer) -> None:
+    """SIGKILL the server process and reap it: no drain, no shutdown hooks."""
+    process = server.process
+    assert process.proc is not None
+    if process.proc.poll() is None:
+        process.proc.kill()
+    process.proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+    process._stderr.close()
+
+
+def stop_cleanly(server: RunningServer) -> None:
+    code = server.process.stop()
+    assert code == 0, f"reliquary serve exited {code} after SIGTERM\n{server.process.diagnostics()}"
+
+
+def set_status(client, domain: str, repo: str, package: str, version: str, status: str,
+               namespace: str = NAMESPACE) -> dict:
+    """Move one generic version to `status`: Disposed through DisposePackageVersions, Deleted
+    through DeletePackageVersions, anything else through UpdatePackageVersionsStatus. Requires
+    success and returns the batch result."""
+    coordinates = generic(domain, repo, package, namespace)
+    if status == "Disposed":
+        result = client.dispose_package_versions(**coordinates, versions=[version])
+    elif status == "Deleted":
+        result = client.delete_package_versions(**coordinates, versions=[version])
+    else:
+        result = client.update_package_versions_status(**coordinates, versions=[version], targetStatus=status)
+    assert result["successfulVersions"][version]["status"] == status, result
+    assert not result.get("failedVersions"), result
+    return result
+
+
+def stored_versions(client, domain: str, repo: str, package: str,
+                    namespace: str = NAMESPACE) -> dict[str, tuple[str, str]]:
+    """{version: (status, revision)} of a generic package in `repo`; {} when the package does not
+    exist there (ListPackageVersions answers ResourceNotFound)."""
+    try:
+        return {v["version"]: (v["status"], v["revision"])
+                for v in list_versions(client, domain, repo, package, namespace)}
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return {}
+        raise

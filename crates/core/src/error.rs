@@ -129,6 +129,12 @@ impl From<StoreError> for Error {
                     "The repository already has the external connection {name}; a repository can have one"
                 ),
             ),
+            StoreError::NotAllowed(message) => Self::AccessDenied { message },
+            StoreError::InvalidState(message) => Self::Conflict {
+                resource_type: None,
+                resource_id: None,
+                message,
+            },
             StoreError::Contention => Self::Conflict {
                 resource_type: None,
                 resource_id: None,

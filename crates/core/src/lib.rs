@@ -2,11 +2,17 @@
 //! requests into calls on [`Service`], and the store executes each business step atomically.
 
 mod error;
+mod packages;
 mod pagination;
 mod service;
 mod token;
 
 pub use error::{Error, Result};
+pub use packages::{
+    AssetDownload, BatchOutcome, CopyRequest, FailureCode, MAX_BATCH_VERSIONS, PackageRef,
+    VersionListing, VersionSelection, check_generic_asset_name, check_namespace,
+};
 pub use pagination::PageToken;
+pub use reliquary_blob::{BlobStore, S3Settings};
 pub use service::{Caller, Config, Page, Quotas, RepositoryListing, Service, TokenGrant};
 pub use token::{AuthToken, TokenError};

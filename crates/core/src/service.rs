@@ -11,6 +11,8 @@ use reliquary_types::{
     Timestamp,
 };
 
+use reliquary_blob::BlobStore;
+
 use crate::token::AuthToken;
 use crate::{Error, PageToken, Result};
 
@@ -20,6 +22,8 @@ pub struct Quotas {
     pub domains_per_account: u32,
     pub repositories_per_domain: u32,
     pub tags_per_resource: u32,
+    pub assets_per_version: u32,
+    pub asset_size_bytes: u64,
 }
 
 impl Default for Quotas {
@@ -28,6 +32,8 @@ impl Default for Quotas {
             domains_per_account: 10,
             repositories_per_domain: 1000,
             tags_per_resource: 50,
+            assets_per_version: 150,
+            asset_size_bytes: 5 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -79,6 +85,7 @@ const MIN_TOKEN_SECONDS: i64 = 900;
 /// The CodeArtifact operations, over a metadata store.
 pub struct Service {
     store: Arc<dyn Store>,
+    blobs: BlobStore,
     config: Config,
     token_key: Vec<u8>,
     pages: PageToken,
@@ -104,11 +111,12 @@ impl Service {
     ///
     /// # Errors
     /// The store cannot be reached.
-    pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self> {
+    pub async fn new(store: Arc<dyn Store>, blobs: BlobStore, config: Config) -> Result<Self> {
         let token_key = store.signing_key("auth-token", &random_key()).await?;
         let page_key = store.signing_key("page-token", &random_key()).await?;
         Ok(Self {
             store,
+            blobs,
             config,
             token_key,
             pages: PageToken::new(page_key),
@@ -120,12 +128,30 @@ impl Service {
         &self.config
     }
 
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub(crate) fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub(crate) fn pages(&self) -> &PageToken {
+        &self.pages
+    }
+
     /// `/health`: is the store reachable?
     ///
     /// # Errors
     /// The store cannot be reached.
     pub async fn ping(&self) -> Result<()> {
-        Ok(self.store.ping().await?)
+        self.store.ping().await?;
+        self.blobs.ping().await.map_err(|e| {
+            tracing::error!(error.detail = %e, "blob store unavailable");
+            Error::Unavailable {
+                message: "The blob store is unavailable".to_owned(),
+            }
+        })
     }
 
     // ---- ARNs -------------------------------------------------------------------------------
@@ -298,6 +324,14 @@ impl Service {
     ) -> Result<Repository> {
         let domain = Self::domain_key(caller, domain, owner);
         self.existing_repository(&domain, name).await
+    }
+
+    pub(crate) async fn describe_repository_by_key(
+        &self,
+        domain: &DomainKey,
+        name: &RepositoryName,
+    ) -> Result<Repository> {
+        self.existing_repository(domain, name).await
     }
 
     async fn existing_repository(
@@ -568,7 +602,7 @@ impl Service {
         Ok(resource)
     }
 
-    async fn with_resource<T>(&self, arn: &str, result: reliquary_store::Result<T>) -> Result<T> {
+    fn with_resource<T>(arn: &str, result: reliquary_store::Result<T>) -> Result<T> {
         result.map_err(|e| match e {
             reliquary_store::StoreError::NotFound { .. } => Error::NotFound {
                 resource_type: None,
@@ -583,8 +617,7 @@ impl Service {
     /// `Validation` (malformed ARN), `NotFound`.
     pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>> {
         let resource = self.tagged_resource(arn)?;
-        self.with_resource(arn, self.store.tags(&resource).await)
-            .await
+        Self::with_resource(arn, self.store.tags(&resource).await)
     }
 
     /// # Errors
@@ -593,20 +626,18 @@ impl Service {
         check_unique_tag_keys(&tags)?;
         let resource = self.tagged_resource(arn)?;
         let limit = self.config.quotas.tags_per_resource;
-        self.with_resource(arn, self.store.tag_resource(&resource, &tags, limit).await)
-            .await
+        Self::with_resource(arn, self.store.tag_resource(&resource, &tags, limit).await)
     }
 
     /// # Errors
     /// `Validation`, `NotFound`.
     pub async fn untag_resource(&self, arn: &str, keys: Vec<String>) -> Result<()> {
         let resource = self.tagged_resource(arn)?;
-        self.with_resource(arn, self.store.untag_resource(&resource, &keys).await)
-            .await
+        Self::with_resource(arn, self.store.untag_resource(&resource, &keys).await)
     }
 }
 
-fn page_size(max_results: Option<i32>) -> u32 {
+pub(crate) fn page_size(max_results: Option<i32>) -> u32 {
     max_results
         .and_then(|m| u32::try_from(m).ok())
         .filter(|m| *m > 0)

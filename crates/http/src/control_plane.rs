@@ -41,59 +41,95 @@ async fn serve(
     parts: Parts,
     body: Body,
 ) -> (Option<Operation>, Result<Response, ApiError>) {
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => {
-            let err = ApiError::validation(
-                "OTHER",
-                format!("The request body exceeds {MAX_BODY_BYTES} bytes"),
-            );
-            return (None, Err(err));
-        }
-    };
     let operation = wire::route(parts.method.as_str(), parts.uri.path());
-    // PublishPackageVersion's x-amz-content-sha256 is the asset's hash, checked as it streams.
-    let body_is_payload_hash = operation != Some(Operation::PublishPackageVersion);
-    let caller = match authenticate(state, &parts, &body, body_is_payload_hash) {
-        Ok(caller) => caller,
-        Err(err) => return (None, Err(err)),
+    let result = if operation == Some(Operation::PublishPackageVersion) {
+        // A refused upload may leave its body unread: the connection cannot be reused.
+        serve_publish(state, &parts, body).await.map_err(|mut e| {
+            e.close_connection = true;
+            e
+        })
+    } else {
+        serve_buffered(state, &parts, body, operation).await
     };
+    (operation, result)
+}
+
+/// PublishPackageVersion: `x-amz-content-sha256` is both the SigV4 payload hash and the asset's
+/// hash, so the body is authenticated by streaming it into the blob store and comparing there.
+async fn serve_publish(state: &AppState, parts: &Parts, body: Body) -> Result<Response, ApiError> {
+    let declared = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok());
+    let Some(declared) = declared else {
+        return Err(ApiError::validation(
+            "FIELD_VALIDATION_FAILED",
+            "1 validation error detected: Value null at 'assetSHA256' failed to satisfy constraint: Member must not be null",
+        ));
+    };
+    let caller = authenticate(state, parts, declared)?;
+    let query = QueryParams::parse(parts.uri.query().unwrap_or(""));
+    let header = |name: &str| header_value(parts, name);
+    let raw = RawRequest {
+        query: &query,
+        header: &header,
+        body: &[],
+    };
+    crate::packages::publish(&state.service, &caller, &raw, body).await
+}
+
+async fn serve_buffered(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    operation: Option<Operation>,
+) -> Result<Response, ApiError> {
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return Err(ApiError::validation(
+            "OTHER",
+            format!("The request body exceeds {MAX_BODY_BYTES} bytes"),
+        ));
+    };
+    let body_hash = hex::encode(Sha256::digest(&body));
+    let declared = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok());
+    let caller = authenticate(state, parts, declared.unwrap_or(&body_hash))?;
+    if declared.is_some_and(|declared| declared != body_hash) {
+        return Err(ApiError::validation(
+            "OTHER",
+            "x-amz-content-sha256 does not match the request body",
+        ));
+    }
     let Some(operation) = operation else {
         let message = format!("Unknown operation: {} {}", parts.method, parts.uri.path());
-        return (
-            None,
-            Err(ApiError::validation("UNKNOWN_OPERATION", message)),
-        );
+        return Err(ApiError::validation("UNKNOWN_OPERATION", message));
     };
     let query = QueryParams::parse(parts.uri.query().unwrap_or(""));
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| header_value(parts, name);
     let raw = RawRequest {
         query: &query,
         header: &header,
         body: &body,
     };
-    let result = dispatch(&state.service, &caller, operation, &raw).await;
-    (Some(operation), result)
+    if let Some(result) = crate::packages::dispatch(&state.service, &caller, operation, &raw).await
+    {
+        return result;
+    }
+    dispatch(&state.service, &caller, operation, &raw).await
+}
+
+fn header_value(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Verifies the SigV4 signature and resolves the principal.
-fn authenticate(
-    state: &AppState,
-    parts: &Parts,
-    body: &[u8],
-    check_declared_hash: bool,
-) -> Result<Caller, ApiError> {
-    let body_hash = hex::encode(Sha256::digest(body));
-    let declared = parts
-        .headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok());
+fn authenticate(state: &AppState, parts: &Parts, payload_sha256: &str) -> Result<Caller, ApiError> {
     let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()
@@ -104,19 +140,13 @@ fn authenticate(
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or(""),
         headers: &headers,
-        payload_sha256: declared.unwrap_or(&body_hash),
+        payload_sha256,
     };
     let verified = reliquary_sigv4::verify(
         &request,
         &*state.credentials,
         time::OffsetDateTime::now_utc(),
     )?;
-    if check_declared_hash && declared.is_some_and(|declared| declared != body_hash) {
-        return Err(ApiError::validation(
-            "OTHER",
-            "x-amz-content-sha256 does not match the request body",
-        ));
-    }
     let account = state
         .credentials
         .account(&verified.access_key_id)
@@ -134,7 +164,7 @@ fn authenticate(
     })
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<Response, ApiError> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(value)
         .map_err(|e| ApiError::internal(format!("serializing the response: {e}")))?;
     Ok((
@@ -157,15 +187,15 @@ fn invalid(member: &str, value: &str) -> ApiError {
     )
 }
 
-fn domain_name(value: &str) -> Result<DomainName, ApiError> {
+pub(crate) fn domain_name(value: &str) -> Result<DomainName, ApiError> {
     DomainName::parse(value).map_err(|_| invalid("domain", value))
 }
 
-fn repository_name(member: &str, value: &str) -> Result<RepositoryName, ApiError> {
+pub(crate) fn repository_name(member: &str, value: &str) -> Result<RepositoryName, ApiError> {
     RepositoryName::parse(value).map_err(|_| invalid(member, value))
 }
 
-fn account(member: &str, value: Option<&String>) -> Result<Option<AccountId>, ApiError> {
+pub(crate) fn account(member: &str, value: Option<&String>) -> Result<Option<AccountId>, ApiError> {
     value
         .map(|v| AccountId::parse(v).map_err(|_| invalid(member, v)))
         .transpose()

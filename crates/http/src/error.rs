@@ -12,6 +12,8 @@ pub struct ApiError {
     pub error_type: &'static str,
     pub message: String,
     pub members: Map<String, Value>,
+    /// Answer with `Connection: close` (the request body may be left unread).
+    pub close_connection: bool,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             error_type,
             message: message.into(),
             members: Map::new(),
+            close_connection: false,
         }
     }
 
@@ -122,6 +125,12 @@ impl IntoResponse for ApiError {
             "x-amzn-errortype",
             HeaderValue::from_static(self.error_type),
         );
+        if self.close_connection {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }

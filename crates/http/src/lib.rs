@@ -5,6 +5,7 @@
 mod control_plane;
 mod credentials;
 mod error;
+mod packages;
 
 use std::sync::Arc;
 

@@ -12,6 +12,28 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "RELIQUARY_LISTEN")]
     listen: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Base URL clients reach this server at, used in repository endpoints.
+    #[arg(long, env = "RELIQUARY_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The region written into ARNs.
+    #[arg(long, env = "RELIQUARY_REGION")]
+    region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Only blobs last written longer ago than this are swept.
+    #[arg(long, default_value_t = 3600)]
+    pub grace_seconds: u64,
+}
+
+/// Where the data lives; shared by `serve` and `gc`.
+#[derive(Debug, Args)]
+pub struct StorageArgs {
     /// Directory for the embedded database, blobs and generated credentials.
     #[arg(long, env = "RELIQUARY_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -21,15 +43,9 @@ pub struct ServeArgs {
     /// `file://…` or `s3://bucket/prefix`; default `<data-dir>/blobs`.
     #[arg(long, env = "RELIQUARY_BLOB_STORE")]
     blob_store: Option<String>,
-    /// Base URL clients reach this server at, used in repository endpoints.
-    #[arg(long, env = "RELIQUARY_PUBLIC_URL")]
-    public_url: Option<String>,
     /// A TOML file with any of the settings above and `[quotas]`.
     #[arg(long, env = "RELIQUARY_CONFIG")]
     config: Option<PathBuf>,
-    /// The region written into ARNs.
-    #[arg(long, env = "RELIQUARY_REGION")]
-    region: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +67,8 @@ struct FileQuotas {
     domains_per_account: Option<u32>,
     repositories_per_domain: Option<u32>,
     tags_per_resource: Option<u32>,
+    assets_per_version: Option<u32>,
+    asset_size_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +102,9 @@ pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
+    /// `file://…`, `s3://bucket/prefix` or `memory://`.
+    pub blob_store: String,
+    pub s3: reliquary_core::S3Settings,
     pub public_url: Option<String>,
     pub region: String,
     pub quotas: Quotas,
@@ -91,7 +112,8 @@ pub struct Settings {
 
 impl Settings {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
+        let storage = args.storage;
+        let file = match &storage.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -99,23 +121,28 @@ impl Settings {
             }
             None => FileSettings::default(),
         };
-        let data_dir = args
+        let data_dir = storage
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./reliquary-data"));
-        let database_url = match args.database_url.or(file.database_url) {
+        let database_url = match storage.database_url.or(file.database_url) {
             Some(url) => DatabaseUrl::parse(&url)?,
             None => DatabaseUrl::Sqlite(format!(
                 "sqlite://{}",
                 absolute(&data_dir.join("reliquary.db"))?.display()
             )),
         };
-        let blob_store = args.blob_store.or(file.blob_store);
-        if let Some(blob_store) = &blob_store
-            && !blob_store.starts_with("file://")
-            && !blob_store.starts_with("s3://")
+        let blob_store = match storage.blob_store.or(file.blob_store) {
+            Some(url) => url,
+            None => format!("file://{}", absolute(&data_dir.join("blobs"))?.display()),
+        };
+        if !["file://", "s3://", "memory://"]
+            .iter()
+            .any(|scheme| blob_store.starts_with(scheme))
         {
-            bail!("unsupported blob store {blob_store} (expected file://… or s3://bucket/prefix)");
+            bail!(
+                "unsupported blob store {blob_store} (expected file://…, s3://bucket/prefix or memory://)"
+            );
         }
         let defaults = Quotas::default();
         Ok(Self {
@@ -125,6 +152,8 @@ impl Settings {
                 .unwrap_or_else(|| "127.0.0.1:8787".to_owned()),
             data_dir,
             database_url,
+            blob_store,
+            s3: s3_settings(),
             public_url: args.public_url.or(file.public_url),
             region: args
                 .region
@@ -143,8 +172,29 @@ impl Settings {
                     .quotas
                     .tags_per_resource
                     .unwrap_or(defaults.tags_per_resource),
+                assets_per_version: file
+                    .quotas
+                    .assets_per_version
+                    .unwrap_or(defaults.assets_per_version),
+                asset_size_bytes: file
+                    .quotas
+                    .asset_size_bytes
+                    .unwrap_or(defaults.asset_size_bytes),
             },
         })
+    }
+}
+
+/// `RELIQUARY_S3_*`: the S3 connection when the blob store is `s3://…`.
+fn s3_settings() -> reliquary_core::S3Settings {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    reliquary_core::S3Settings {
+        endpoint: var("RELIQUARY_S3_ENDPOINT"),
+        region: var("RELIQUARY_S3_REGION"),
+        access_key_id: var("RELIQUARY_S3_ACCESS_KEY_ID"),
+        secret_access_key: var("RELIQUARY_S3_SECRET_ACCESS_KEY"),
+        force_path_style: var("RELIQUARY_S3_FORCE_PATH_STYLE")
+            .is_some_and(|v| v == "true" || v == "1"),
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::config::{ServeArgs, Settings};
+use crate::config::{GcArgs, ServeArgs, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Run one garbage sweep: delete blobs no package version references, then exit.
+    Gc(GcArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Gc(args) => runtime.block_on(gc(args)),
     }
 }
 
@@ -57,6 +60,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let identity = identity::Identity::load_or_generate(&settings.data_dir)?;
 
     let store = open_store(&settings.database_url).await?;
+    let blobs = open_blobs(&settings)?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
@@ -70,6 +74,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let service = reliquary_core::Service::new(
         store,
+        blobs,
         reliquary_core::Config {
             region: settings.region.clone(),
             public_url,
@@ -83,8 +88,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         identity.secret_access_key.clone(),
         identity.account_id.clone(),
     );
+    let service = Arc::new(service);
+    tokio::spawn(sweep_periodically(Arc::clone(&service)));
     let app = reliquary_http::router(reliquary_http::AppState::new(
-        Arc::new(service),
+        service,
         Arc::new(credentials),
     ));
 
@@ -115,6 +122,50 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     tracing::info!("drained; exiting");
     Ok(())
+}
+
+/// Runs a garbage sweep every hour. Blobs younger than an hour are never swept, so an upload
+/// whose metadata is still being written keeps its blob.
+async fn sweep_periodically(service: Arc<reliquary_core::Service>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+    let mut interval = tokio::time::interval(EVERY);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        match service.sweep_garbage(EVERY).await {
+            Ok(removed) => tracing::info!(blobs.removed = removed, "garbage sweep"),
+            Err(e) => tracing::warn!(error = %e, "garbage sweep failed"),
+        }
+    }
+}
+
+async fn gc(args: GcArgs) -> anyhow::Result<()> {
+    let grace = std::time::Duration::from_secs(args.grace_seconds);
+    let settings = Settings::resolve(args.serve)?;
+    let store = open_store(&settings.database_url).await?;
+    let blobs = open_blobs(&settings)?;
+    let service = reliquary_core::Service::new(
+        store,
+        blobs,
+        reliquary_core::Config {
+            region: settings.region.clone(),
+            public_url: String::new(),
+            quotas: settings.quotas,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
+    let removed = service
+        .sweep_garbage(grace)
+        .await
+        .map_err(|e| anyhow::anyhow!("garbage sweep: {e}"))?;
+    println!("removed {removed} blobs");
+    Ok(())
+}
+
+fn open_blobs(settings: &Settings) -> anyhow::Result<reliquary_core::BlobStore> {
+    reliquary_core::BlobStore::from_url(&settings.blob_store, &settings.s3)
+        .map_err(|e| anyhow::anyhow!("opening the blob store {}: {e}", settings.blob_store))
 }
 
 async fn open_store(url: &config::DatabaseUrl) -> anyhow::Result<Arc<dyn reliquary_store::Store>> {

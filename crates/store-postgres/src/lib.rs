@@ -23,6 +23,8 @@ use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp, find_cyc
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
+mod packages;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 const MAX_CONNECTIONS: u32 = 10;
@@ -188,6 +190,7 @@ struct DomainRow {
     encryption_key: String,
     created_ms: i64,
     repository_count: i64,
+    asset_size_bytes: i64,
 }
 
 impl DomainRow {
@@ -204,7 +207,7 @@ impl DomainRow {
             encryption_key: self.encryption_key,
             created: Timestamp(self.created_ms),
             repository_count: self.repository_count,
-            asset_size_bytes: 0,
+            asset_size_bytes: self.asset_size_bytes,
         })
     }
 }
@@ -221,7 +224,9 @@ struct RepositoryRow {
 }
 
 const DOMAIN_SELECT: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.created_ms, \
-     (SELECT COUNT(*) FROM repositories r WHERE r.domain_id = d.id) AS repository_count \
+     (SELECT COUNT(*) FROM repositories r WHERE r.domain_id = d.id) AS repository_count, \
+     (SELECT COALESCE(SUM(a.size), 0)::BIGINT FROM assets a WHERE a.domain_id = d.id) \
+     AS asset_size_bytes \
      FROM domains d";
 
 const REPOSITORY_SELECT: &str = "SELECT r.id, d.owner AS domain_owner, d.name AS domain_name, \
@@ -554,6 +559,8 @@ impl PostgresStore {
                 count: row.repository_count,
             });
         }
+        // No repositories, so no version references any asset row left in the domain.
+        packages::remove_unreferenced_domain_assets(&mut tx, row.id).await?;
         sqlx::query("DELETE FROM domains WHERE id = $1")
             .bind(row.id)
             .execute(&mut *tx)
@@ -677,11 +684,14 @@ impl PostgresStore {
         }
         let id = row.id;
         let deleted = load_repository(&mut tx, row).await?;
+        let released = packages::asset_ids_of_repository(&mut tx, id).await?;
+        // Cascades to its packages, versions, asset references and dist-tags.
         sqlx::query("DELETE FROM repositories WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        packages::remove_unreferenced_assets(&mut tx, &released).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(deleted)
     }

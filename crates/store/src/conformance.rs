@@ -13,11 +13,17 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp};
+use reliquary_types::{
+    AccountId, Allow, Asset, AssetHashes, DomainName, OriginRestrictions, OriginType,
+    PackageFormat, PackageKey, RepositoryName, Timestamp, VersionMetadata, VersionOrigin,
+    VersionStatus, revision,
+};
 
 use crate::{
-    DomainKey, NewDomain, NewRepository, Repository, RepositoryCursor, RepositoryFilter,
-    RepositoryUpdate, ResourceKind, Store, StoreError, Tag, TaggedResource,
+    CopyItem, CopyVersions, DomainKey, NewDomain, NewRepository, Package, PackageCursor,
+    PackageFilter, PackageVersion, PublishAsset, Published, Repository, RepositoryCursor,
+    RepositoryFilter, RepositoryKey, RepositoryUpdate, ResourceKind, Store, StoreError, Tag,
+    TaggedResource, VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder,
 };
 
 /// A fresh, empty store for one case, and its disposal.
@@ -86,6 +92,31 @@ macro_rules! conformance_tests {
             concurrent_updates_never_make_a_cycle,
             concurrent_tagging_respects_limit,
             concurrent_signing_key,
+            publish_creates_package_and_version,
+            publish_to_missing_repository_is_not_found,
+            publish_several_assets_then_final,
+            publish_identical_asset_is_idempotent,
+            publish_different_content_is_already_exists,
+            publish_new_asset_on_finished_version_is_invalid_state,
+            publish_blocked_package_is_not_allowed,
+            publish_asset_quota,
+            revision_follows_assets_and_metadata,
+            assets_are_stored_once_per_domain,
+            package_list_filters,
+            package_list_is_keyset_paginated,
+            version_list_orders_and_filters,
+            version_list_is_keyset_paginated,
+            change_versions_applies_every_action,
+            change_versions_is_all_or_nothing,
+            dispose_releases_only_unreferenced_blobs,
+            delete_package_removes_everything,
+            origin_configuration_creates_and_updates,
+            copy_versions_new_and_replace,
+            copy_versions_preconditions,
+            copy_versions_dist_tags_and_package_origin,
+            concurrent_publish_same_version,
+            concurrent_copies_into_one_destination,
+            repository_delete_with_packages,
         );
     };
     (@cases $fixture:ty; $($case:ident),* $(,)?) => {
@@ -1519,4 +1550,1838 @@ pub async fn concurrent_signing_key(store: Arc<dyn Store>) {
             .expect("key"),
         keys[0]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Package helpers
+
+const T0: i64 = 1_700_000_100_000;
+
+fn repository_key(domain: &DomainKey, name: &str) -> RepositoryKey {
+    RepositoryKey {
+        domain: domain.clone(),
+        name: repo(name),
+    }
+}
+
+fn package_key(format: PackageFormat, namespace: Option<&str>, name: &str) -> PackageKey {
+    PackageKey {
+        format,
+        namespace: namespace.map(str::to_owned),
+        name: name.to_owned(),
+    }
+}
+
+fn generic(name: &str) -> PackageKey {
+    package_key(PackageFormat::Generic, Some("ns"), name)
+}
+
+/// An asset whose digests are derived from `content` (at most 32 bytes keeps them distinct).
+fn asset(name: &str, content: &str) -> Asset {
+    let hex: String = content.bytes().map(|b| format!("{b:02x}")).collect();
+    Asset {
+        name: name.to_owned(),
+        size: content.len() as u64,
+        hashes: AssetHashes {
+            md5: format!("{hex:0<32}"),
+            sha1: format!("{hex:0<40}"),
+            sha256: format!("{hex:0<64}"),
+            sha512: format!("{hex:0<128}"),
+        },
+    }
+}
+
+fn sha(content: &str) -> String {
+    asset("x", content).hashes.sha256
+}
+
+fn publish_request(
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    version: &str,
+    asset: Asset,
+    unfinished: bool,
+) -> PublishAsset {
+    PublishAsset {
+        repository: repository.clone(),
+        package: package.clone(),
+        version: version.to_owned(),
+        asset,
+        unfinished,
+        metadata: VersionMetadata::default(),
+        now: Timestamp(T0),
+        max_assets_per_version: 150,
+    }
+}
+
+async fn publish(
+    store: &dyn Store,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    version: &str,
+    asset: Asset,
+    unfinished: bool,
+) -> Published {
+    store
+        .publish_asset(publish_request(
+            repository, package, version, asset, unfinished,
+        ))
+        .await
+        .expect("publish asset")
+}
+
+/// A domain `dom` with repositories `src` and `dst`.
+async fn package_setup(store: &dyn Store) -> (DomainKey, RepositoryKey, RepositoryKey) {
+    let k = key(OWNER, "dom");
+    make_domain(store, &k).await;
+    make_repository(store, &k, "src", &[]).await;
+    make_repository(store, &k, "dst", &[]).await;
+    (
+        k.clone(),
+        repository_key(&k, "src"),
+        repository_key(&k, "dst"),
+    )
+}
+
+async fn asset_bytes(store: &dyn Store, domain: &DomainKey) -> i64 {
+    store
+        .domain(domain)
+        .await
+        .expect("read domain")
+        .expect("domain exists")
+        .asset_size_bytes
+}
+
+async fn read_version(
+    store: &dyn Store,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    version: &str,
+) -> Option<crate::VersionWithAssets> {
+    store
+        .version(repository, package, version)
+        .await
+        .expect("read version")
+}
+
+async fn existing_version(
+    store: &dyn Store,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    version: &str,
+) -> crate::VersionWithAssets {
+    read_version(store, repository, package, version)
+        .await
+        .expect("version exists")
+}
+
+fn change(version: &PackageVersion, action: VersionAction) -> VersionChange {
+    VersionChange {
+        version: version.version.clone(),
+        expected_status: version.status,
+        expected_revision: version.revision.clone(),
+        action,
+    }
+}
+
+fn copy_item(from: &RepositoryKey, version: &PackageVersion, replaces: Option<&str>) -> CopyItem {
+    CopyItem {
+        from: from.clone(),
+        version: version.version.clone(),
+        expected_revision: version.revision.clone(),
+        replaces: replaces.map(str::to_owned),
+    }
+}
+
+fn copy_request(
+    destination: &RepositoryKey,
+    package: &PackageKey,
+    items: Vec<CopyItem>,
+) -> CopyVersions {
+    CopyVersions {
+        destination: destination.clone(),
+        package: package.clone(),
+        items,
+        new_package_origin: OriginRestrictions::PUBLISHED_FIRST,
+        dist_tags: Vec::new(),
+    }
+}
+
+async fn all_versions(
+    store: &dyn Store,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+) -> Vec<PackageVersion> {
+    store
+        .list_versions(
+            repository,
+            package,
+            &VersionFilter::default(),
+            VersionOrder::Version,
+            None,
+            1000,
+        )
+        .await
+        .expect("list versions")
+}
+
+fn version_names(versions: &[PackageVersion]) -> Vec<String> {
+    versions.iter().map(|v| v.version.clone()).collect()
+}
+
+fn package_names(packages: &[Package]) -> Vec<String> {
+    packages
+        .iter()
+        .map(|p| match &p.key.namespace {
+            Some(ns) => format!("{}:{}/{}", p.key.format, ns, p.key.name),
+            None => format!("{}:{}", p.key.format, p.key.name),
+        })
+        .collect()
+}
+
+async fn unreferenced(store: &dyn Store, contents: &[&str]) -> Vec<String> {
+    let shas: Vec<String> = contents.iter().map(|c| sha(c)).collect();
+    store
+        .unreferenced_blobs(&shas)
+        .await
+        .expect("unreferenced blobs")
+}
+
+fn shas(contents: &[&str]) -> Vec<String> {
+    contents.iter().map(|c| sha(c)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Package cases
+
+pub async fn publish_creates_package_and_version(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("tool");
+    assert_eq!(store.package(&src, &pkg).await.expect("read"), None);
+    let metadata = VersionMetadata {
+        summary: Some("a tool".to_owned()),
+        ..VersionMetadata::default()
+    };
+    let mut request = publish_request(&src, &pkg, "1.0", asset("a.bin", "alpha"), true);
+    request.metadata = metadata.clone();
+    let published = store.publish_asset(request).await.expect("publish");
+    assert_eq!(published.asset, asset("a.bin", "alpha"));
+    let v = &published.version;
+    assert_eq!(v.package, pkg);
+    assert_eq!(v.version, "1.0");
+    assert_eq!(v.status, VersionStatus::Unfinished);
+    assert_eq!(v.published, Timestamp(T0));
+    assert_eq!(v.metadata, metadata);
+    assert_eq!(
+        v.origin,
+        VersionOrigin {
+            origin_type: OriginType::Internal,
+            repository: Some("src".to_owned()),
+            external_connection: None,
+        }
+    );
+    let package = store
+        .package(&src, &pkg)
+        .await
+        .expect("read")
+        .expect("package created");
+    assert_eq!(package.key, pkg);
+    assert_eq!(package.origin, OriginRestrictions::PUBLISHED_FIRST);
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(&stored.version, v);
+    assert_eq!(stored.assets, vec![asset("a.bin", "alpha")]);
+
+    // A package without namespace, published final in one call.
+    let npm = package_key(PackageFormat::Npm, None, "left-pad");
+    let published = publish(
+        &*store,
+        &src,
+        &npm,
+        "2.0.0",
+        asset("package.tgz", "tgz"),
+        false,
+    )
+    .await;
+    assert_eq!(published.version.status, VersionStatus::Published);
+    assert_eq!(published.version.package, npm);
+    let package = store
+        .package(&src, &npm)
+        .await
+        .expect("read")
+        .expect("package created");
+    assert_eq!(package.key.namespace, None);
+    assert_eq!(
+        existing_version(&*store, &src, &npm, "2.0.0").await.version,
+        published.version
+    );
+    assert_eq!(read_version(&*store, &src, &npm, "9.9.9").await, None);
+    // Packages are per repository.
+    let dst = repository_key(&src.domain, "dst");
+    assert_eq!(store.package(&dst, &npm).await.expect("read"), None);
+}
+
+pub async fn publish_to_missing_repository_is_not_found(store: Arc<dyn Store>) {
+    let (k, _, _) = package_setup(&*store).await;
+    let pkg = generic("tool");
+    let missing_repo = repository_key(&k, "nope");
+    assert_eq!(
+        store
+            .publish_asset(publish_request(
+                &missing_repo,
+                &pkg,
+                "1",
+                asset("a", "a"),
+                false
+            ))
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+    let missing_domain = repository_key(&key(OWNER, "other"), "src");
+    assert_eq!(
+        store
+            .publish_asset(publish_request(
+                &missing_domain,
+                &pkg,
+                "1",
+                asset("a", "a"),
+                false
+            ))
+            .await,
+        Err(not_found(ResourceKind::Domain, "other"))
+    );
+    assert_eq!(
+        store.package(&missing_repo, &pkg).await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, 0);
+}
+
+pub async fn publish_several_assets_then_final(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("multi");
+    let first = publish(&*store, &src, &pkg, "1.0", asset("b.bin", "bravo"), true).await;
+    assert_eq!(first.version.status, VersionStatus::Unfinished);
+    let mut request = publish_request(&src, &pkg, "1.0", asset("a.bin", "alpha"), true);
+    request.now = Timestamp(T0 + 5);
+    let second = store.publish_asset(request).await.expect("publish");
+    assert_eq!(second.version.status, VersionStatus::Unfinished);
+    assert_ne!(second.version.revision, first.version.revision);
+    let mut request = publish_request(&src, &pkg, "1.0", asset("c.bin", "charlie"), false);
+    request.now = Timestamp(T0 + 9);
+    let last = store.publish_asset(request).await.expect("publish");
+    assert_eq!(last.version.status, VersionStatus::Published);
+    // Published time is when the version was published.
+    assert_eq!(last.version.published, Timestamp(T0 + 9));
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, last.version);
+    assert_eq!(
+        stored.assets,
+        vec![
+            asset("a.bin", "alpha"),
+            asset("b.bin", "bravo"),
+            asset("c.bin", "charlie")
+        ]
+    );
+    assert_eq!(all_versions(&*store, &src, &pkg).await.len(), 1);
+}
+
+pub async fn publish_identical_asset_is_idempotent(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = generic("same");
+    let first = publish(&*store, &src, &pkg, "1.0", asset("a.bin", "alpha"), true).await;
+    let again = publish(&*store, &src, &pkg, "1.0", asset("a.bin", "alpha"), true).await;
+    assert_eq!(again, first);
+    let done = publish(&*store, &src, &pkg, "1.0", asset("a.bin", "alpha"), false).await;
+    assert_eq!(done.version.status, VersionStatus::Published);
+    assert_eq!(done.version.revision, first.version.revision);
+    // Re-publishing the identical asset to the Published version is a successful no-op.
+    for unfinished in [false, true] {
+        let noop = publish(
+            &*store,
+            &src,
+            &pkg,
+            "1.0",
+            asset("a.bin", "alpha"),
+            unfinished,
+        )
+        .await;
+        assert_eq!(noop, done);
+    }
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.assets, vec![asset("a.bin", "alpha")]);
+    assert_eq!(asset_bytes(&*store, &k).await, 5);
+}
+
+pub async fn publish_different_content_is_already_exists(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = generic("clash");
+    let first = publish(&*store, &src, &pkg, "1.0", asset("a.bin", "alpha"), true).await;
+    let clash = StoreError::AlreadyExists {
+        kind: ResourceKind::Asset,
+        id: "a.bin".to_owned(),
+    };
+    for unfinished in [true, false] {
+        assert_eq!(
+            store
+                .publish_asset(publish_request(
+                    &src,
+                    &pkg,
+                    "1.0",
+                    asset("a.bin", "other"),
+                    unfinished
+                ))
+                .await,
+            Err(clash.clone())
+        );
+    }
+    // Nothing changed, not even the status.
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, first.version);
+    assert_eq!(stored.assets, vec![asset("a.bin", "alpha")]);
+    assert_eq!(unreferenced(&*store, &["other"]).await, shas(&["other"]));
+    publish(&*store, &src, &pkg, "1.0", asset("b.bin", "bravo"), false).await;
+    assert_eq!(
+        store
+            .publish_asset(publish_request(
+                &src,
+                &pkg,
+                "1.0",
+                asset("a.bin", "other"),
+                false
+            ))
+            .await,
+        Err(clash)
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, 10);
+}
+
+pub async fn publish_new_asset_on_finished_version_is_invalid_state(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("done");
+    let done = publish(&*store, &src, &pkg, "1.0", asset("a.bin", "alpha"), false).await;
+    for unfinished in [false, true] {
+        let refused = store
+            .publish_asset(publish_request(
+                &src,
+                &pkg,
+                "1.0",
+                asset("b.bin", "bravo"),
+                unfinished,
+            ))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::InvalidState(_))),
+            "{refused:?}"
+        );
+    }
+    // Also for an Archived version.
+    let archived = store
+        .change_versions(
+            &src,
+            &pkg,
+            &[change(
+                &done.version,
+                VersionAction::SetStatus(VersionStatus::Archived),
+            )],
+        )
+        .await
+        .expect("archive");
+    let refused = store
+        .publish_asset(publish_request(
+            &src,
+            &pkg,
+            "1.0",
+            asset("b.bin", "bravo"),
+            true,
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidState(_))),
+        "{refused:?}"
+    );
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, archived[0]);
+    assert_eq!(stored.assets, vec![asset("a.bin", "alpha")]);
+    assert_eq!(unreferenced(&*store, &["bravo"]).await, shas(&["bravo"]));
+}
+
+pub async fn publish_blocked_package_is_not_allowed(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("blocked");
+    store
+        .put_origin_configuration(
+            &src,
+            &pkg,
+            OriginRestrictions {
+                publish: Allow::Block,
+                upstream: Allow::Allow,
+            },
+        )
+        .await
+        .expect("put origin");
+    let refused = store
+        .publish_asset(publish_request(
+            &src,
+            &pkg,
+            "1.0",
+            asset("a.bin", "alpha"),
+            false,
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotAllowed(_))),
+        "{refused:?}"
+    );
+    assert_eq!(read_version(&*store, &src, &pkg, "1.0").await, None);
+    assert_eq!(unreferenced(&*store, &["alpha"]).await, shas(&["alpha"]));
+    // Unblocked, it publishes.
+    store
+        .put_origin_configuration(&src, &pkg, OriginRestrictions::PUBLISHED_FIRST)
+        .await
+        .expect("put origin");
+    publish(&*store, &src, &pkg, "1.0", asset("a.bin", "alpha"), false).await;
+}
+
+pub async fn publish_asset_quota(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("many");
+    let limited = |name: &str, content: &str| {
+        let mut request = publish_request(&src, &pkg, "1.0", asset(name, content), true);
+        request.max_assets_per_version = 2;
+        request
+    };
+    store
+        .publish_asset(limited("a", "alpha"))
+        .await
+        .expect("first");
+    store
+        .publish_asset(limited("b", "bravo"))
+        .await
+        .expect("second");
+    assert_eq!(
+        store.publish_asset(limited("c", "charlie")).await,
+        Err(StoreError::QuotaExceeded {
+            kind: ResourceKind::Asset,
+            limit: 2
+        })
+    );
+    // An identical asset is not a new one.
+    store
+        .publish_asset(limited("b", "bravo"))
+        .await
+        .expect("identical");
+    assert_eq!(
+        existing_version(&*store, &src, &pkg, "1.0")
+            .await
+            .assets
+            .len(),
+        2
+    );
+}
+
+pub async fn revision_follows_assets_and_metadata(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("rev");
+    let metadata = VersionMetadata {
+        summary: Some("described".to_owned()),
+        ..VersionMetadata::default()
+    };
+    let mut request = publish_request(&src, &pkg, "1.0", asset("a", "alpha"), true);
+    request.metadata = metadata.clone();
+    let one = store.publish_asset(request).await.expect("publish");
+    assert_eq!(
+        one.version.revision,
+        revision(&[asset("a", "alpha")], &metadata)
+    );
+    // The version keeps the metadata it was created with.
+    let mut request = publish_request(&src, &pkg, "1.0", asset("b", "bravo"), false);
+    request.metadata = VersionMetadata::default();
+    let two = store.publish_asset(request).await.expect("publish");
+    assert_eq!(two.version.metadata, metadata);
+    assert_eq!(
+        two.version.revision,
+        revision(&[asset("b", "bravo"), asset("a", "alpha")], &metadata)
+    );
+    assert_ne!(one.version.revision, two.version.revision);
+    // The same content under another version has the same revision; statuses do not count.
+    let mut request = publish_request(&src, &pkg, "2.0", asset("a", "alpha"), true);
+    request.metadata = metadata.clone();
+    store.publish_asset(request).await.expect("publish");
+    let mut request = publish_request(&src, &pkg, "2.0", asset("b", "bravo"), true);
+    request.metadata = metadata.clone();
+    let other = store.publish_asset(request).await.expect("publish");
+    assert_eq!(other.version.status, VersionStatus::Unfinished);
+    assert_eq!(other.version.revision, two.version.revision);
+    let unlisted = store
+        .change_versions(
+            &src,
+            &pkg,
+            &[change(
+                &two.version,
+                VersionAction::SetStatus(VersionStatus::Unlisted),
+            )],
+        )
+        .await
+        .expect("unlist");
+    assert_eq!(unlisted[0].revision, two.version.revision);
+}
+
+pub async fn assets_are_stored_once_per_domain(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let content = "shared-content";
+    let size = content.len() as i64;
+    publish(
+        &*store,
+        &src,
+        &generic("one"),
+        "1.0",
+        asset("a.bin", content),
+        false,
+    )
+    .await;
+    assert_eq!(asset_bytes(&*store, &k).await, size);
+    // Same bytes under another name, version, package and repository: still one asset row.
+    publish(
+        &*store,
+        &src,
+        &generic("one"),
+        "2.0",
+        asset("b.bin", content),
+        false,
+    )
+    .await;
+    publish(
+        &*store,
+        &dst,
+        &generic("two"),
+        "1.0",
+        asset("c.bin", content),
+        false,
+    )
+    .await;
+    assert_eq!(asset_bytes(&*store, &k).await, size);
+    publish(
+        &*store,
+        &dst,
+        &generic("two"),
+        "2.0",
+        asset("c.bin", "xyz"),
+        false,
+    )
+    .await;
+    assert_eq!(asset_bytes(&*store, &k).await, size + 3);
+    // Another domain has its own rows.
+    let other = key(OTHER, "dom");
+    make_domain(&*store, &other).await;
+    make_repository(&*store, &other, "far", &[]).await;
+    publish(
+        &*store,
+        &repository_key(&other, "far"),
+        &generic("one"),
+        "1.0",
+        asset("a.bin", content),
+        false,
+    )
+    .await;
+    assert_eq!(asset_bytes(&*store, &other).await, size);
+    assert_eq!(asset_bytes(&*store, &k).await, size + 3);
+    let listed = store
+        .list_domains(&account(OWNER), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(listed[0].asset_size_bytes, size + 3);
+}
+
+pub async fn package_list_filters(store: Arc<dyn Store>) {
+    let (_, src, dst) = package_setup(&*store).await;
+    let blocked = OriginRestrictions {
+        publish: Allow::Block,
+        upstream: Allow::Allow,
+    };
+    publish(
+        &*store,
+        &src,
+        &package_key(PackageFormat::Npm, None, "alpha"),
+        "1",
+        asset("p", "1"),
+        false,
+    )
+    .await;
+    publish(
+        &*store,
+        &src,
+        &package_key(PackageFormat::Npm, Some("scope"), "beta"),
+        "1",
+        asset("p", "2"),
+        false,
+    )
+    .await;
+    publish(
+        &*store,
+        &src,
+        &package_key(PackageFormat::Generic, Some("ns"), "gax"),
+        "1",
+        asset("p", "3"),
+        false,
+    )
+    .await;
+    store
+        .put_origin_configuration(
+            &src,
+            &package_key(PackageFormat::Generic, Some("ns"), "g_x"),
+            blocked,
+        )
+        .await
+        .expect("put origin");
+    store
+        .put_origin_configuration(
+            &src,
+            &package_key(PackageFormat::Pypi, None, "delta"),
+            blocked,
+        )
+        .await
+        .expect("put origin");
+    publish(
+        &*store,
+        &src,
+        &package_key(PackageFormat::Maven, Some("org.sc"), "epsilon"),
+        "1",
+        asset("p", "4"),
+        false,
+    )
+    .await;
+    // Another repository's packages never show.
+    publish(
+        &*store,
+        &dst,
+        &package_key(PackageFormat::Npm, None, "aardvark"),
+        "1",
+        asset("p", "5"),
+        false,
+    )
+    .await;
+
+    let list = |filter: PackageFilter| {
+        let store = Arc::clone(&store);
+        let src = src.clone();
+        async move {
+            package_names(
+                &store
+                    .list_packages(&src, &filter, None, 100)
+                    .await
+                    .expect("list"),
+            )
+        }
+    };
+    assert_eq!(
+        list(PackageFilter::default()).await,
+        [
+            "generic:ns/g_x",
+            "generic:ns/gax",
+            "maven:org.sc/epsilon",
+            "npm:alpha",
+            "npm:scope/beta",
+            "pypi:delta"
+        ]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            format: Some(PackageFormat::Npm),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["npm:alpha", "npm:scope/beta"]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            namespace_prefix: Some("sc".to_owned()),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["npm:scope/beta"]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            namespace_prefix: Some("org.".to_owned()),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["maven:org.sc/epsilon"]
+    );
+    // Prefixes are literal: `_` and `%` match only themselves.
+    assert_eq!(
+        list(PackageFilter {
+            name_prefix: Some("g_".to_owned()),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["generic:ns/g_x"]
+    );
+    assert!(
+        list(PackageFilter {
+            name_prefix: Some("%".to_owned()),
+            ..PackageFilter::default()
+        })
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        list(PackageFilter {
+            publish: Some(Allow::Block),
+            ..PackageFilter::default()
+        })
+        .await,
+        ["generic:ns/g_x", "pypi:delta"]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            upstream: Some(Allow::Block),
+            ..PackageFilter::default()
+        })
+        .await,
+        [
+            "generic:ns/gax",
+            "maven:org.sc/epsilon",
+            "npm:alpha",
+            "npm:scope/beta"
+        ]
+    );
+    assert_eq!(
+        list(PackageFilter {
+            format: Some(PackageFormat::Generic),
+            namespace_prefix: Some("n".to_owned()),
+            name_prefix: Some("ga".to_owned()),
+            publish: Some(Allow::Allow),
+            upstream: Some(Allow::Block),
+        })
+        .await,
+        ["generic:ns/gax"]
+    );
+    let listed = store
+        .list_packages(&src, &PackageFilter::default(), None, 100)
+        .await
+        .expect("list");
+    assert_eq!(listed[0].origin, blocked);
+    assert_eq!(listed[1].origin, OriginRestrictions::PUBLISHED_FIRST);
+}
+
+pub async fn package_list_is_keyset_paginated(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let origin = OriginRestrictions::PUBLISHED_FIRST;
+    for (format, namespace, name) in [
+        (PackageFormat::Npm, None, "b"),
+        (PackageFormat::Npm, Some("s"), "a"),
+        (PackageFormat::Generic, Some("ns"), "m"),
+        (PackageFormat::Pypi, None, "z"),
+        (PackageFormat::Npm, None, "d"),
+    ] {
+        store
+            .put_origin_configuration(&src, &package_key(format, namespace, name), origin)
+            .await
+            .expect("create package");
+    }
+    let cursor = |p: &Package| PackageCursor {
+        format: p.key.format,
+        namespace: p.key.namespace.clone().unwrap_or_default(),
+        name: p.key.name.clone(),
+    };
+    let filter = PackageFilter::default();
+    let page = store
+        .list_packages(&src, &filter, None, 2)
+        .await
+        .expect("page 1");
+    assert_eq!(package_names(&page), ["generic:ns/m", "npm:b"]);
+    // Inserted between pages: one before the cursor (never shown), one after (shown once).
+    for (format, namespace, name) in [
+        (PackageFormat::Npm, None, "a"),
+        (PackageFormat::Npm, None, "c"),
+    ] {
+        store
+            .put_origin_configuration(&src, &package_key(format, namespace, name), origin)
+            .await
+            .expect("create package");
+    }
+    let page = store
+        .list_packages(&src, &filter, Some(&cursor(&page[1])), 2)
+        .await
+        .expect("page 2");
+    assert_eq!(package_names(&page), ["npm:c", "npm:d"]);
+    let page = store
+        .list_packages(&src, &filter, Some(&cursor(&page[1])), 2)
+        .await
+        .expect("page 3");
+    assert_eq!(package_names(&page), ["npm:s/a", "pypi:z"]);
+    let page = store
+        .list_packages(&src, &filter, Some(&cursor(&page[1])), 2)
+        .await
+        .expect("page 4");
+    assert!(page.is_empty());
+    // A cursor in the middle of a format continues with the next namespace.
+    let page = store
+        .list_packages(
+            &src,
+            &filter,
+            Some(&PackageCursor {
+                format: PackageFormat::Npm,
+                namespace: String::new(),
+                name: "zzz".to_owned(),
+            }),
+            10,
+        )
+        .await
+        .expect("page");
+    assert_eq!(package_names(&page), ["npm:s/a", "pypi:z"]);
+}
+
+/// Versions 0.9 (Unfinished), 1.0, 1.1, 10.0, 2.0 with distinct and tied published times.
+async fn version_fixture(store: &dyn Store, src: &RepositoryKey, pkg: &PackageKey) {
+    for (version, at, unfinished) in [
+        ("1.0", 30, false),
+        ("1.1", 10, false),
+        ("2.0", 30, false),
+        ("10.0", 20, false),
+        ("0.9", 5, true),
+    ] {
+        let mut request = publish_request(src, pkg, version, asset("a", version), unfinished);
+        request.now = Timestamp(T0 + at);
+        store.publish_asset(request).await.expect("publish");
+    }
+}
+
+pub async fn version_list_orders_and_filters(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("versions");
+    version_fixture(&*store, &src, &pkg).await;
+    let list = |filter: VersionFilter, order: VersionOrder| {
+        let store = Arc::clone(&store);
+        let src = src.clone();
+        let pkg = pkg.clone();
+        async move {
+            version_names(
+                &store
+                    .list_versions(&src, &pkg, &filter, order, None, 100)
+                    .await
+                    .expect("list"),
+            )
+        }
+    };
+    assert_eq!(
+        list(VersionFilter::default(), VersionOrder::Version).await,
+        ["0.9", "1.0", "1.1", "10.0", "2.0"]
+    );
+    assert_eq!(
+        list(
+            VersionFilter::default(),
+            VersionOrder::PublishedTimeDescending
+        )
+        .await,
+        ["1.0", "2.0", "10.0", "1.1", "0.9"]
+    );
+    let published = VersionFilter {
+        status: Some(VersionStatus::Published),
+        ..VersionFilter::default()
+    };
+    assert_eq!(
+        list(published, VersionOrder::Version).await,
+        ["1.0", "1.1", "10.0", "2.0"]
+    );
+    let unfinished = VersionFilter {
+        status: Some(VersionStatus::Unfinished),
+        ..VersionFilter::default()
+    };
+    assert_eq!(list(unfinished, VersionOrder::Version).await, ["0.9"]);
+    let internal = VersionFilter {
+        origin_type: Some(OriginType::Internal),
+        ..VersionFilter::default()
+    };
+    assert_eq!(list(internal, VersionOrder::Version).await.len(), 5);
+    let external = VersionFilter {
+        origin_type: Some(OriginType::External),
+        ..VersionFilter::default()
+    };
+    assert!(list(external, VersionOrder::Version).await.is_empty());
+    let archived_internal = VersionFilter {
+        status: Some(VersionStatus::Archived),
+        origin_type: Some(OriginType::Internal),
+    };
+    assert!(
+        list(archived_internal, VersionOrder::Version)
+            .await
+            .is_empty()
+    );
+    // A package that does not exist has no versions.
+    assert!(
+        all_versions(&*store, &src, &generic("nothing"))
+            .await
+            .is_empty()
+    );
+    let versions = all_versions(&*store, &src, &pkg).await;
+    assert_eq!(versions[1].published, Timestamp(T0 + 30));
+    assert_eq!(versions[1].package, pkg);
+}
+
+pub async fn version_list_is_keyset_paginated(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = generic("versions");
+    version_fixture(&*store, &src, &pkg).await;
+    for (order, expected) in [
+        (VersionOrder::Version, ["0.9", "1.0", "1.1", "10.0", "2.0"]),
+        (
+            VersionOrder::PublishedTimeDescending,
+            ["1.0", "2.0", "10.0", "1.1", "0.9"],
+        ),
+    ] {
+        let mut seen = Vec::new();
+        let mut after: Option<VersionCursor> = None;
+        loop {
+            let page = store
+                .list_versions(
+                    &src,
+                    &pkg,
+                    &VersionFilter::default(),
+                    order,
+                    after.as_ref(),
+                    2,
+                )
+                .await
+                .expect("page");
+            assert!(page.len() <= 2);
+            let Some(last) = page.last() else { break };
+            after = Some(VersionCursor {
+                published: last.published,
+                version: last.version.clone(),
+            });
+            seen.extend(version_names(&page));
+        }
+        assert_eq!(seen, expected, "{order:?}");
+    }
+    // A version added between pages shows up once it sorts after the cursor.
+    let first = store
+        .list_versions(
+            &src,
+            &pkg,
+            &VersionFilter::default(),
+            VersionOrder::PublishedTimeDescending,
+            None,
+            2,
+        )
+        .await
+        .expect("page");
+    let mut request = publish_request(&src, &pkg, "3.0", asset("a", "3.0"), false);
+    request.now = Timestamp(T0 + 25);
+    store.publish_asset(request).await.expect("publish");
+    let mut request = publish_request(&src, &pkg, "4.0", asset("a", "4.0"), false);
+    request.now = Timestamp(T0 + 99);
+    store.publish_asset(request).await.expect("publish");
+    let cursor = VersionCursor {
+        published: first[1].published,
+        version: first[1].version.clone(),
+    };
+    let rest = store
+        .list_versions(
+            &src,
+            &pkg,
+            &VersionFilter::default(),
+            VersionOrder::PublishedTimeDescending,
+            Some(&cursor),
+            10,
+        )
+        .await
+        .expect("rest");
+    assert_eq!(version_names(&rest), ["3.0", "10.0", "1.1", "0.9"]);
+}
+
+pub async fn change_versions_applies_every_action(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = generic("changing");
+    let a = publish(&*store, &src, &pkg, "1.0", asset("a", "one"), false)
+        .await
+        .version;
+    let b = publish(&*store, &src, &pkg, "1.1", asset("a", "two"), false)
+        .await
+        .version;
+    let c = publish(&*store, &src, &pkg, "2.0", asset("a", "three"), false)
+        .await
+        .version;
+    let before = asset_bytes(&*store, &k).await;
+    let changed = store
+        .change_versions(
+            &src,
+            &pkg,
+            &[
+                change(&a, VersionAction::SetStatus(VersionStatus::Archived)),
+                change(&b, VersionAction::Dispose),
+                change(&c, VersionAction::Delete),
+            ],
+        )
+        .await
+        .expect("change");
+    let archived = PackageVersion {
+        status: VersionStatus::Archived,
+        ..a.clone()
+    };
+    let disposed = PackageVersion {
+        status: VersionStatus::Disposed,
+        ..b.clone()
+    };
+    assert_eq!(changed, vec![archived.clone(), disposed.clone(), c.clone()]);
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, archived);
+    assert_eq!(stored.assets, vec![asset("a", "one")]);
+    let stored = existing_version(&*store, &src, &pkg, "1.1").await;
+    assert_eq!(stored.version, disposed);
+    assert!(stored.assets.is_empty());
+    assert_eq!(read_version(&*store, &src, &pkg, "2.0").await, None);
+    assert_eq!(
+        asset_bytes(&*store, &k).await,
+        before - "two".len() as i64 - "three".len() as i64
+    );
+    // Archived back to Published keeps the revision; a disposed version can still be deleted.
+    let restored = store
+        .change_versions(
+            &src,
+            &pkg,
+            &[
+                change(
+                    &archived,
+                    VersionAction::SetStatus(VersionStatus::Published),
+                ),
+                change(&disposed, VersionAction::Delete),
+            ],
+        )
+        .await
+        .expect("change");
+    assert_eq!(restored[0], a);
+    assert_eq!(restored[1], disposed);
+    assert_eq!(
+        version_names(&all_versions(&*store, &src, &pkg).await),
+        ["1.0"]
+    );
+    assert!(
+        store
+            .change_versions(&src, &pkg, &[])
+            .await
+            .expect("no-op")
+            .is_empty()
+    );
+    // The deleted version can be published afresh.
+    let again = publish(&*store, &src, &pkg, "2.0", asset("a", "four"), false).await;
+    assert_eq!(again.version.status, VersionStatus::Published);
+}
+
+pub async fn change_versions_is_all_or_nothing(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = generic("atomic");
+    let a = publish(&*store, &src, &pkg, "1.0", asset("a", "one"), false)
+        .await
+        .version;
+    let b = publish(&*store, &src, &pkg, "1.1", asset("a", "two"), false)
+        .await
+        .version;
+    let before = all_versions(&*store, &src, &pkg).await;
+    let bytes = asset_bytes(&*store, &k).await;
+    let stale_status = VersionChange {
+        expected_status: VersionStatus::Unlisted,
+        ..change(&b, VersionAction::Delete)
+    };
+    let stale_revision = VersionChange {
+        expected_revision: "not-the-revision".to_owned(),
+        ..change(&b, VersionAction::Dispose)
+    };
+    let missing = VersionChange {
+        version: "9.9".to_owned(),
+        ..change(&b, VersionAction::Delete)
+    };
+    for bad in [stale_status, stale_revision, missing] {
+        for action in [
+            VersionAction::SetStatus(VersionStatus::Archived),
+            VersionAction::Dispose,
+            VersionAction::Delete,
+        ] {
+            assert_eq!(
+                store
+                    .change_versions(&src, &pkg, &[change(&a, action), bad.clone()])
+                    .await,
+                Err(StoreError::Contention)
+            );
+        }
+    }
+    assert_eq!(all_versions(&*store, &src, &pkg).await, before);
+    assert_eq!(
+        existing_version(&*store, &src, &pkg, "1.0")
+            .await
+            .assets
+            .len(),
+        1
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, bytes);
+    // A package that does not exist: nothing matches what was expected.
+    assert_eq!(
+        store
+            .change_versions(
+                &src,
+                &generic("ghost"),
+                &[change(&a, VersionAction::Delete)]
+            )
+            .await,
+        Err(StoreError::Contention)
+    );
+    assert_eq!(
+        store
+            .change_versions(
+                &repository_key(&k, "nope"),
+                &pkg,
+                &[change(&a, VersionAction::Delete)]
+            )
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+}
+
+pub async fn dispose_releases_only_unreferenced_blobs(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = generic("blobs");
+    let shared = publish(&*store, &src, &pkg, "1.0", asset("x", "shared"), false)
+        .await
+        .version;
+    let own = publish(&*store, &src, &pkg, "2.0", asset("y", "own"), false)
+        .await
+        .version;
+    let copy = publish(&*store, &dst, &pkg, "1.0", asset("x", "shared"), false)
+        .await
+        .version;
+    let other = key(OTHER, "dom");
+    make_domain(&*store, &other).await;
+    make_repository(&*store, &other, "far", &[]).await;
+    let elsewhere = repository_key(&other, "far");
+    let far = publish(&*store, &elsewhere, &pkg, "1.0", asset("z", "far"), false)
+        .await
+        .version;
+    assert_eq!(
+        unreferenced(&*store, &["shared", "own", "far", "never"]).await,
+        shas(&["never"])
+    );
+    store
+        .change_versions(&src, &pkg, &[change(&shared, VersionAction::Dispose)])
+        .await
+        .expect("dispose");
+    // Still referenced by dst.
+    assert_eq!(
+        unreferenced(&*store, &["shared", "own"]).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        asset_bytes(&*store, &k).await,
+        ("shared".len() + "own".len()) as i64
+    );
+    store
+        .change_versions(&dst, &pkg, &[change(&copy, VersionAction::Dispose)])
+        .await
+        .expect("dispose");
+    assert_eq!(
+        unreferenced(&*store, &["shared", "own"]).await,
+        shas(&["shared"])
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, "own".len() as i64);
+    store
+        .change_versions(&src, &pkg, &[change(&own, VersionAction::Delete)])
+        .await
+        .expect("delete");
+    assert_eq!(
+        unreferenced(&*store, &["shared", "own", "far"]).await,
+        shas(&["shared", "own"])
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, 0);
+    // The same blob published in another domain keeps it referenced there.
+    publish(
+        &*store,
+        &elsewhere,
+        &pkg,
+        "2.0",
+        asset("x", "shared"),
+        false,
+    )
+    .await;
+    assert_eq!(
+        unreferenced(&*store, &["shared", "own"]).await,
+        shas(&["own"])
+    );
+    store
+        .change_versions(&elsewhere, &pkg, &[change(&far, VersionAction::Delete)])
+        .await
+        .expect("delete");
+    assert_eq!(
+        unreferenced(&*store, &["far", "far", "shared"]).await,
+        shas(&["far"])
+    );
+    assert!(
+        store
+            .unreferenced_blobs(&[])
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+}
+
+pub async fn delete_package_removes_everything(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, Some("scope"), "gone");
+    let v1 = publish(
+        &*store,
+        &src,
+        &pkg,
+        "1.0.0",
+        asset("package.tgz", "one"),
+        false,
+    )
+    .await
+    .version;
+    publish(
+        &*store,
+        &src,
+        &pkg,
+        "2.0.0",
+        asset("package.tgz", "two"),
+        false,
+    )
+    .await;
+    publish(
+        &*store,
+        &dst,
+        &pkg,
+        "1.0.0",
+        asset("package.tgz", "one"),
+        false,
+    )
+    .await;
+    let mut copy = copy_request(&src, &pkg, Vec::new());
+    copy.dist_tags = vec![("latest".to_owned(), "2.0.0".to_owned())];
+    store.copy_versions(copy).await.expect("set dist tag");
+    assert_eq!(store.dist_tags(&src, &pkg).await.expect("tags").len(), 1);
+    let deleted = store.delete_package(&src, &pkg).await.expect("delete");
+    assert_eq!(deleted.key, pkg);
+    assert_eq!(deleted.origin, OriginRestrictions::PUBLISHED_FIRST);
+    assert_eq!(store.package(&src, &pkg).await.expect("read"), None);
+    assert_eq!(read_version(&*store, &src, &pkg, "1.0.0").await, None);
+    assert!(all_versions(&*store, &src, &pkg).await.is_empty());
+    assert!(store.dist_tags(&src, &pkg).await.expect("tags").is_empty());
+    assert_eq!(
+        store.delete_package(&src, &pkg).await,
+        Err(not_found(ResourceKind::Package, "gone"))
+    );
+    // dst's copy of the package and its asset remain.
+    assert_eq!(
+        existing_version(&*store, &dst, &pkg, "1.0.0")
+            .await
+            .version
+            .revision,
+        v1.revision
+    );
+    assert_eq!(unreferenced(&*store, &["one", "two"]).await, shas(&["two"]));
+    assert_eq!(asset_bytes(&*store, &k).await, 3);
+    // The name can be used again, with fresh defaults.
+    let again = publish(
+        &*store,
+        &src,
+        &pkg,
+        "1.0.0",
+        asset("package.tgz", "three"),
+        false,
+    )
+    .await;
+    assert_eq!(again.version.status, VersionStatus::Published);
+}
+
+pub async fn origin_configuration_creates_and_updates(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Pypi, None, "configured");
+    let open = OriginRestrictions {
+        publish: Allow::Allow,
+        upstream: Allow::Allow,
+    };
+    let created = store
+        .put_origin_configuration(&src, &pkg, OriginRestrictions::INGESTED_FIRST)
+        .await
+        .expect("create");
+    assert_eq!(
+        created,
+        Package {
+            key: pkg.clone(),
+            origin: OriginRestrictions::INGESTED_FIRST
+        }
+    );
+    assert_eq!(
+        store.package(&src, &pkg).await.expect("read"),
+        Some(created)
+    );
+    assert!(all_versions(&*store, &src, &pkg).await.is_empty());
+    let updated = store
+        .put_origin_configuration(&src, &pkg, open)
+        .await
+        .expect("update");
+    assert_eq!(updated.origin, open);
+    // Publishing keeps an existing package's configuration.
+    publish(&*store, &src, &pkg, "1.0", asset("a.whl", "wheel"), false).await;
+    assert_eq!(
+        store
+            .package(&src, &pkg)
+            .await
+            .expect("read")
+            .expect("exists")
+            .origin,
+        open
+    );
+    assert_eq!(
+        store
+            .put_origin_configuration(&repository_key(&k, "nope"), &pkg, open)
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+}
+
+pub async fn copy_versions_new_and_replace(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, None, "lib");
+    let mut request = publish_request(&src, &pkg, "1.0.0", asset("package.tgz", "one"), false);
+    request.metadata = VersionMetadata {
+        summary: Some("first".to_owned()),
+        ..VersionMetadata::default()
+    };
+    request.now = Timestamp(T0 + 1);
+    let one = store.publish_asset(request).await.expect("publish").version;
+    let two = publish(
+        &*store,
+        &src,
+        &pkg,
+        "2.0.0",
+        asset("package.tgz", "two"),
+        false,
+    )
+    .await
+    .version;
+    let unlisted = store
+        .change_versions(
+            &src,
+            &pkg,
+            &[change(
+                &two,
+                VersionAction::SetStatus(VersionStatus::Unlisted),
+            )],
+        )
+        .await
+        .expect("unlist")
+        .remove(0);
+    let bytes = asset_bytes(&*store, &k).await;
+
+    let written = store
+        .copy_versions(copy_request(
+            &dst,
+            &pkg,
+            vec![
+                copy_item(&src, &one, None),
+                copy_item(&src, &unlisted, None),
+            ],
+        ))
+        .await
+        .expect("copy");
+    // Everything but the package's repository is the source's: status, revision, published time,
+    // origin (still the source repository) and metadata.
+    assert_eq!(written, vec![one.clone(), unlisted.clone()]);
+    for (source, version) in [(&one, "1.0.0"), (&unlisted, "2.0.0")] {
+        let copied = existing_version(&*store, &dst, &pkg, version).await;
+        let original = existing_version(&*store, &src, &pkg, version).await;
+        assert_eq!(&copied.version, source);
+        assert_eq!(copied.assets, original.assets);
+    }
+    assert_eq!(copied_origin(&one), Some("src".to_owned()));
+    // Metadata only: no new asset rows.
+    assert_eq!(asset_bytes(&*store, &k).await, bytes);
+
+    // Replace: dst has its own 3.0.0, overwritten by src's.
+    let theirs = publish(
+        &*store,
+        &dst,
+        &pkg,
+        "3.0.0",
+        asset("package.tgz", "mine"),
+        false,
+    )
+    .await
+    .version;
+    let ours = publish(
+        &*store,
+        &src,
+        &pkg,
+        "3.0.0",
+        asset("package.tgz", "three"),
+        false,
+    )
+    .await
+    .version;
+    assert_ne!(theirs.revision, ours.revision);
+    let written = store
+        .copy_versions(copy_request(
+            &dst,
+            &pkg,
+            vec![copy_item(&src, &ours, Some(&theirs.revision))],
+        ))
+        .await
+        .expect("replace");
+    assert_eq!(written, vec![ours.clone()]);
+    let replaced = existing_version(&*store, &dst, &pkg, "3.0.0").await;
+    assert_eq!(replaced.version, ours);
+    assert_eq!(replaced.assets, vec![asset("package.tgz", "three")]);
+    assert_eq!(
+        version_names(&all_versions(&*store, &dst, &pkg).await),
+        ["1.0.0", "2.0.0", "3.0.0"]
+    );
+    // The replaced version's own asset is released.
+    assert_eq!(
+        unreferenced(&*store, &["mine", "three"]).await,
+        shas(&["mine"])
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, bytes + "three".len() as i64);
+}
+
+fn copied_origin(version: &PackageVersion) -> Option<String> {
+    version.origin.repository.clone()
+}
+
+pub async fn copy_versions_preconditions(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = generic("guarded");
+    let good = publish(&*store, &src, &pkg, "1.0", asset("a", "good"), false)
+        .await
+        .version;
+    let unfinished = publish(&*store, &src, &pkg, "2.0", asset("a", "unfinished"), true)
+        .await
+        .version;
+    let disposed = publish(&*store, &src, &pkg, "3.0", asset("a", "disposed"), false)
+        .await
+        .version;
+    let disposed = store
+        .change_versions(&src, &pkg, &[change(&disposed, VersionAction::Dispose)])
+        .await
+        .expect("dispose")
+        .remove(0);
+    let archived = publish(&*store, &src, &pkg, "4.0", asset("a", "archived"), false)
+        .await
+        .version;
+    let archived = store
+        .change_versions(
+            &src,
+            &pkg,
+            &[change(
+                &archived,
+                VersionAction::SetStatus(VersionStatus::Archived),
+            )],
+        )
+        .await
+        .expect("archive")
+        .remove(0);
+    let stale = CopyItem {
+        expected_revision: "changed".to_owned(),
+        ..copy_item(&src, &good, None)
+    };
+    let missing = CopyItem {
+        version: "9.9".to_owned(),
+        ..copy_item(&src, &good, None)
+    };
+    let replaces_absent = copy_item(&src, &good, Some(&good.revision));
+    let from_missing_repository = copy_item(&repository_key(&k, "nope"), &good, None);
+    for bad in [
+        stale,
+        missing,
+        replaces_absent,
+        from_missing_repository,
+        copy_item(&src, &unfinished, None),
+        copy_item(&src, &disposed, None),
+    ] {
+        assert_eq!(
+            store
+                .copy_versions(copy_request(
+                    &dst,
+                    &pkg,
+                    vec![copy_item(&src, &archived, None), bad.clone()]
+                ))
+                .await,
+            Err(StoreError::Contention),
+            "{bad:?}"
+        );
+        // Nothing written, not even the package.
+        assert_eq!(store.package(&dst, &pkg).await.expect("read"), None);
+    }
+    // An Archived version is copyable and stays Archived.
+    let written = store
+        .copy_versions(copy_request(
+            &dst,
+            &pkg,
+            vec![copy_item(&src, &archived, None)],
+        ))
+        .await
+        .expect("copy archived");
+    assert_eq!(written, vec![archived.clone()]);
+    // The destination version appeared (or changed) since it was read.
+    let appeared = publish(&*store, &dst, &pkg, "1.0", asset("a", "theirs"), false)
+        .await
+        .version;
+    assert_eq!(
+        store
+            .copy_versions(copy_request(&dst, &pkg, vec![copy_item(&src, &good, None)]))
+            .await,
+        Err(StoreError::Contention)
+    );
+    assert_eq!(
+        store
+            .copy_versions(copy_request(
+                &dst,
+                &pkg,
+                vec![copy_item(&src, &good, Some("old"))]
+            ))
+            .await,
+        Err(StoreError::Contention)
+    );
+    assert_eq!(
+        existing_version(&*store, &dst, &pkg, "1.0").await.version,
+        appeared
+    );
+    assert_eq!(
+        store
+            .copy_versions(copy_request(
+                &repository_key(&k, "nope"),
+                &pkg,
+                vec![copy_item(&src, &good, None)]
+            ))
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+}
+
+pub async fn copy_versions_dist_tags_and_package_origin(store: Arc<dyn Store>) {
+    let (_, src, dst) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, Some("scope"), "tagged");
+    let one = publish(
+        &*store,
+        &src,
+        &pkg,
+        "1.0.0",
+        asset("package.tgz", "one"),
+        false,
+    )
+    .await
+    .version;
+    let two = publish(
+        &*store,
+        &src,
+        &pkg,
+        "1.0.1",
+        asset("package.tgz", "two"),
+        false,
+    )
+    .await
+    .version;
+    let custom = OriginRestrictions {
+        publish: Allow::Block,
+        upstream: Allow::Block,
+    };
+    let mut copy = copy_request(&dst, &pkg, vec![copy_item(&src, &one, None)]);
+    copy.new_package_origin = custom;
+    copy.dist_tags = vec![("latest".to_owned(), "1.0.0".to_owned())];
+    store.copy_versions(copy).await.expect("copy");
+    assert_eq!(
+        store
+            .package(&dst, &pkg)
+            .await
+            .expect("read")
+            .expect("created")
+            .origin,
+        custom
+    );
+    assert_eq!(
+        store.dist_tags(&dst, &pkg).await.expect("tags"),
+        vec![("latest".to_owned(), "1.0.0".to_owned())]
+    );
+    // Into the existing package: its origin stays, tags are created or re-pointed.
+    let mut copy = copy_request(&dst, &pkg, vec![copy_item(&src, &two, None)]);
+    copy.new_package_origin = OriginRestrictions::INGESTED_FIRST;
+    copy.dist_tags = vec![
+        ("latest".to_owned(), "1.0.1".to_owned()),
+        ("beta".to_owned(), "1.0.1".to_owned()),
+    ];
+    store.copy_versions(copy).await.expect("copy");
+    assert_eq!(
+        store
+            .package(&dst, &pkg)
+            .await
+            .expect("read")
+            .expect("exists")
+            .origin,
+        custom
+    );
+    assert_eq!(
+        store.dist_tags(&dst, &pkg).await.expect("tags"),
+        vec![
+            ("beta".to_owned(), "1.0.1".to_owned()),
+            ("latest".to_owned(), "1.0.1".to_owned())
+        ]
+    );
+    // The source's tags are untouched.
+    assert!(store.dist_tags(&src, &pkg).await.expect("tags").is_empty());
+    // A failed copy sets no tags.
+    let mut copy = copy_request(&dst, &pkg, vec![copy_item(&src, &two, None)]);
+    copy.dist_tags = vec![("latest".to_owned(), "1.0.0".to_owned())];
+    assert_eq!(store.copy_versions(copy).await, Err(StoreError::Contention));
+    assert_eq!(
+        store.dist_tags(&dst, &pkg).await.expect("tags")[1].1,
+        "1.0.1"
+    );
+}
+
+pub async fn concurrent_publish_same_version(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = generic("raced");
+    let handles = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let request =
+                publish_request(&src, &pkg, "1.0", asset("a.bin", "contested"), i % 2 == 0);
+            tokio::spawn(async move { store.publish_asset(request).await })
+        })
+        .collect();
+    let results = join_all(handles).await;
+    for result in &results {
+        assert!(
+            matches!(result, Ok(_) | Err(StoreError::Contention)),
+            "{result:?}"
+        );
+    }
+    assert!(results.iter().any(Result::is_ok), "{results:?}");
+    let packages = store
+        .list_packages(&src, &PackageFilter::default(), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(packages.len(), 1);
+    let versions = all_versions(&*store, &src, &pkg).await;
+    assert_eq!(version_names(&versions), ["1.0"]);
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.assets, vec![asset("a.bin", "contested")]);
+    let finished = results
+        .iter()
+        .any(|r| matches!(r, Ok(p) if p.version.status == VersionStatus::Published));
+    if finished {
+        assert_eq!(stored.version.status, VersionStatus::Published);
+    }
+    assert_eq!(asset_bytes(&*store, &k).await, "contested".len() as i64);
+}
+
+pub async fn concurrent_copies_into_one_destination(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = generic("copied");
+    let mut versions = Vec::new();
+    for i in 0..4 {
+        let content = format!("content-{i}");
+        versions.push(
+            publish(
+                &*store,
+                &src,
+                &pkg,
+                &format!("{i}.0"),
+                asset("a", &content),
+                false,
+            )
+            .await
+            .version,
+        );
+    }
+    let bytes = asset_bytes(&*store, &k).await;
+    let handles = (0..12)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let items = vec![
+                copy_item(&src, &versions[i % 4], None),
+                copy_item(&src, &versions[(i + 1) % 4], None),
+            ];
+            let copy = copy_request(&dst, &pkg, items);
+            tokio::spawn(async move { store.copy_versions(copy).await })
+        })
+        .collect();
+    let results = join_all(handles).await;
+    let mut copied = std::collections::BTreeSet::new();
+    for result in &results {
+        match result {
+            Ok(written) => {
+                for version in written {
+                    assert!(
+                        copied.insert(version.version.clone()),
+                        "copied twice: {results:?}"
+                    );
+                }
+            }
+            Err(e) => assert_eq!(e, &StoreError::Contention),
+        }
+    }
+    assert!(!copied.is_empty());
+    let stored = all_versions(&*store, &dst, &pkg).await;
+    assert_eq!(
+        version_names(&stored),
+        copied.into_iter().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        store
+            .list_packages(&dst, &PackageFilter::default(), None, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, bytes);
+}
+
+pub async fn repository_delete_with_packages(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = generic("doomed");
+    let shared = publish(&*store, &src, &pkg, "1.0", asset("a", "shared"), false)
+        .await
+        .version;
+    publish(&*store, &dst, &pkg, "2.0", asset("a", "dst-only"), true).await;
+    store
+        .copy_versions(copy_request(
+            &dst,
+            &pkg,
+            vec![copy_item(&src, &shared, None)],
+        ))
+        .await
+        .expect("copy");
+    let deleted = store
+        .delete_repository(&k, &repo("dst"))
+        .await
+        .expect("delete dst with packages");
+    assert_eq!(deleted.name.as_str(), "dst");
+    assert_eq!(asset_bytes(&*store, &k).await, "shared".len() as i64);
+    assert_eq!(
+        unreferenced(&*store, &["shared", "dst-only"]).await,
+        shas(&["dst-only"])
+    );
+    assert_eq!(
+        existing_version(&*store, &src, &pkg, "1.0").await.assets,
+        vec![asset("a", "shared")]
+    );
+    assert_eq!(
+        store.package(&dst, &pkg).await,
+        Err(not_found(ResourceKind::Repository, "dst"))
+    );
+    store
+        .delete_repository(&k, &repo("src"))
+        .await
+        .expect("delete src");
+    assert_eq!(asset_bytes(&*store, &k).await, 0);
+    assert_eq!(
+        unreferenced(&*store, &["shared", "dst-only"]).await,
+        shas(&["shared", "dst-only"])
+    );
+    store.delete_domain(&k).await.expect("delete domain");
+    // A repository of the same name starts empty.
+    make_domain(&*store, &k).await;
+    make_repository(&*store, &k, "src", &[]).await;
+    assert_eq!(store.package(&src, &pkg).await.expect("read"), None);
 }

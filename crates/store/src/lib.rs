@@ -9,6 +9,13 @@ use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod packages;
+
+pub use packages::{
+    CopyItem, CopyVersions, Package, PackageCursor, PackageFilter, PackageStore, PackageVersion,
+    PublishAsset, Published, RepositoryKey, VersionAction, VersionChange, VersionCursor,
+    VersionFilter, VersionOrder, VersionWithAssets,
+};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -40,6 +47,13 @@ pub enum StoreError {
     /// The repository already has an external connection (one per repository).
     #[error("repository already has external connection {0}")]
     ExternalConnectionExists(String),
+    /// The operation is not allowed by the resource's configuration (e.g. publish BLOCK).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The resource is in a state that forbids the operation (e.g. adding an asset to a
+    /// Published version).
+    #[error("invalid state: {0}")]
+    InvalidState(String),
     /// A concurrent writer got there first; the caller may retry.
     #[error("conflicting concurrent update")]
     Contention,
@@ -267,7 +281,7 @@ pub trait KeyStore: Send + Sync {
 
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: DomainStore + RepositoryStore + TagStore + KeyStore {
+pub trait Store: DomainStore + RepositoryStore + TagStore + KeyStore + PackageStore {
     /// Cheap liveness check for `/health`.
     async fn ping(&self) -> Result<()>;
     /// The backend's name for logs ("sqlite", "postgres").

@@ -5,10 +5,15 @@
 
 mod format;
 mod names;
+mod package;
 mod upstreams;
 
 pub use format::{ExternalConnection, PackageFormat};
 pub use names::{AccountId, DomainName, InvalidName, RepositoryName};
+pub use package::{
+    Allow, Asset, AssetHashes, Dependency, License, OriginRestrictions, OriginType, PackageKey,
+    VersionMetadata, VersionOrigin, VersionStatus, revision,
+};
 pub use upstreams::{MAX_DIRECT_UPSTREAMS, MAX_SEARCHED_REPOSITORIES, find_cycle, search_order};
 
 /// Milliseconds since the Unix epoch. Stored as an integer in both databases.

@@ -1,0 +1,243 @@
+//! Packages, versions, assets and npm dist-tags.
+//!
+//! Reads return what is stored. Batch writes are compare-and-set: core reads the versions,
+//! decides with its rules, and passes what it saw (status and revision of each version) as the
+//! precondition; the store applies every change in one transaction or, if any row no longer
+//! matches, none of them and returns `StoreError::Contention` so core can decide again.
+
+use async_trait::async_trait;
+use reliquary_types::{
+    Allow, Asset, OriginRestrictions, OriginType, PackageFormat, PackageKey, RepositoryName,
+    Timestamp, VersionMetadata, VersionOrigin, VersionStatus,
+};
+
+use crate::{DomainKey, Result};
+
+/// A repository: its domain and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepositoryKey {
+    pub domain: DomainKey,
+    pub name: RepositoryName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub key: PackageKey,
+    pub origin: OriginRestrictions,
+}
+
+/// A stored version (`Deleted` versions have no row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageVersion {
+    pub package: PackageKey,
+    pub version: String,
+    pub status: VersionStatus,
+    pub revision: String,
+    /// When the version was first published (or, while Unfinished, created).
+    pub published: Timestamp,
+    pub origin: VersionOrigin,
+    pub metadata: VersionMetadata,
+}
+
+/// A version with its assets, sorted by name (none once Disposed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionWithAssets {
+    pub version: PackageVersion,
+    pub assets: Vec<Asset>,
+}
+
+/// One asset uploaded into a version (PublishPackageVersion, and native publishes later).
+#[derive(Debug, Clone)]
+pub struct PublishAsset {
+    pub repository: RepositoryKey,
+    pub package: PackageKey,
+    pub version: String,
+    /// Its blob is already committed under `asset.hashes.sha256`.
+    pub asset: Asset,
+    /// Keep (or create) the version Unfinished so more assets can follow; otherwise the version
+    /// ends Published.
+    pub unfinished: bool,
+    /// Metadata of a version this call creates (an existing version keeps its own).
+    pub metadata: VersionMetadata,
+    pub now: Timestamp,
+    /// Refuse with `QuotaExceeded{kind: Asset}` past this many assets in the version.
+    pub max_assets_per_version: u32,
+}
+
+/// The result of [`PackageStore::publish_asset`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub version: PackageVersion,
+    pub asset: Asset,
+}
+
+/// Which packages ListPackages returns.
+#[derive(Debug, Clone, Default)]
+pub struct PackageFilter {
+    pub format: Option<PackageFormat>,
+    /// A prefix of the namespace (the model's `namespace` filter is a prefix).
+    pub namespace_prefix: Option<String>,
+    pub name_prefix: Option<String>,
+    pub publish: Option<Allow>,
+    pub upstream: Option<Allow>,
+}
+
+/// Keyset position in a package listing ordered by (format, namespace ("" for none), name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageCursor {
+    pub format: PackageFormat,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VersionOrder {
+    /// By version string (byte order), ascending.
+    #[default]
+    Version,
+    /// Newest first, ties by version string ascending.
+    PublishedTimeDescending,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VersionFilter {
+    pub status: Option<VersionStatus>,
+    pub origin_type: Option<OriginType>,
+}
+
+/// Keyset position in a version listing: the last version returned (and its published time,
+/// used by `PublishedTimeDescending`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionCursor {
+    pub published: Timestamp,
+    pub version: String,
+}
+
+/// What a batch change does to one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionAction {
+    /// UpdatePackageVersionsStatus.
+    SetStatus(VersionStatus),
+    /// DisposePackageVersions: status Disposed, asset references dropped.
+    Dispose,
+    /// DeletePackageVersions: the row and its asset references removed.
+    Delete,
+}
+
+/// One version of a batch change, with what core saw when it decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionChange {
+    pub version: String,
+    pub expected_status: VersionStatus,
+    pub expected_revision: String,
+    pub action: VersionAction,
+}
+
+/// One version of a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyItem {
+    /// Where the version is read: the source repository or (includeFromUpstream) an upstream.
+    pub from: RepositoryKey,
+    pub version: String,
+    /// The source version must still have this revision and a copyable status.
+    pub expected_revision: String,
+    /// The destination must still hold: `None` no such version, `Some(r)` a version with
+    /// revision `r`, which is then replaced (allowOverwrite).
+    pub replaces: Option<String>,
+}
+
+/// CopyPackageVersions as one transaction: rows referencing the same assets, no bytes copied.
+#[derive(Debug, Clone)]
+pub struct CopyVersions {
+    pub destination: RepositoryKey,
+    pub package: PackageKey,
+    pub items: Vec<CopyItem>,
+    /// Origin configuration of the destination package if the copy creates it.
+    pub new_package_origin: OriginRestrictions,
+    /// npm dist-tags to set (create or re-point) on the destination package: (tag, version).
+    pub dist_tags: Vec<(String, String)>,
+}
+
+#[async_trait]
+pub trait PackageStore: Send + Sync {
+    /// Adds one asset to a version, creating the package (origin `PUBLISHED_FIRST`) and the
+    /// version (Unfinished) as needed, then recomputes the revision. Errors:
+    /// `NotFound` (domain/repository); `NotAllowed` if the package's publish restriction is
+    /// BLOCK; `AlreadyExists{kind: Asset}` for a different asset under an existing name (an
+    /// identical one is a no-op); `InvalidState` if the version is not Unfinished and the asset
+    /// is new; `QuotaExceeded{kind: Asset}`.
+    async fn publish_asset(&self, publish: PublishAsset) -> Result<Published>;
+
+    async fn package(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+    ) -> Result<Option<Package>>;
+
+    /// Ordered by (format, namespace, name), strictly after `after`, at most `limit`.
+    async fn list_packages(
+        &self,
+        repository: &RepositoryKey,
+        filter: &PackageFilter,
+        after: Option<&PackageCursor>,
+        limit: u32,
+    ) -> Result<Vec<Package>>;
+
+    async fn version(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        version: &str,
+    ) -> Result<Option<VersionWithAssets>>;
+
+    /// The package's versions (without assets) in `order`, strictly after `after`, at most `limit`.
+    async fn list_versions(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        filter: &VersionFilter,
+        order: VersionOrder,
+        after: Option<&VersionCursor>,
+        limit: u32,
+    ) -> Result<Vec<PackageVersion>>;
+
+    /// Applies every change or none: `Contention` if any version's status or revision differs
+    /// from what is expected (or it is gone). Returns the versions as they are afterwards
+    /// (deleted ones as they were). Asset rows no version references any more are removed.
+    async fn change_versions(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        changes: &[VersionChange],
+    ) -> Result<Vec<PackageVersion>>;
+
+    /// Deletes the package with all its versions and tags. `NotFound{kind: Package}`.
+    async fn delete_package(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+    ) -> Result<Package>;
+
+    /// Sets the origin restrictions, creating an empty package record if needed.
+    async fn put_origin_configuration(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        origin: OriginRestrictions,
+    ) -> Result<Package>;
+
+    /// Copies versions (see [`CopyVersions`]); `Contention` if any precondition no longer holds.
+    /// Each copied version keeps the source's status, revision, origin, metadata, published
+    /// time and asset references. Returns the destination versions written.
+    async fn copy_versions(&self, copy: CopyVersions) -> Result<Vec<PackageVersion>>;
+
+    /// npm dist-tags of the package, ordered by tag.
+    async fn dist_tags(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+    ) -> Result<Vec<(String, String)>>;
+
+    /// Of `sha256s`, those no asset row of any domain references (garbage-sweep candidates).
+    async fn unreferenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>>;
+}
