@@ -2,12 +2,14 @@
 //! requests into calls on [`Service`], and the store executes each business step atomically.
 
 mod error;
+mod npm;
 mod packages;
 mod pagination;
 mod service;
 mod token;
 
 pub use error::{Error, Result};
+pub use npm::{ExternalError, ExternalRegistry, NPM_ASSET, NoExternalRegistry, Packument};
 pub use packages::{
     AssetDownload, BatchOutcome, CopyRequest, FailureCode, MAX_BATCH_VERSIONS, PackageRef,
     VersionListing, VersionSelection, check_generic_asset_name, check_namespace,

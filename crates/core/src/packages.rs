@@ -622,13 +622,7 @@ impl Service {
                     format!("Asset {asset_name} not found in version {version}"),
                 )
             })?;
-        let body = self.blobs().get(&asset.hashes.sha256, None).await.map_err(|e| match e {
-            BlobError::NotFound => {
-                tracing::error!(asset.sha256 = %asset.hashes.sha256, "referenced blob is missing");
-                Error::Internal { message: "Internal error".to_owned() }
-            }
-            other => blob_error(other),
-        })?;
+        let body = self.open_blob(&asset).await?;
         Ok(AssetDownload {
             version: found.version,
             asset,
@@ -1030,7 +1024,10 @@ impl Service {
     }
 
     /// The repository and its upstreams, depth-first in list order, at most 25.
-    async fn upstream_search_order(&self, start: &RepositoryKey) -> Result<Vec<RepositoryKey>> {
+    pub(crate) async fn upstream_search_order(
+        &self,
+        start: &RepositoryKey,
+    ) -> Result<Vec<RepositoryKey>> {
         let filter = RepositoryFilter {
             domain: Some(start.domain.clone()),
             administrator: None,
@@ -1072,6 +1069,37 @@ impl Service {
                 })
             })
             .collect()
+    }
+
+    /// Stores bytes already in memory (npm tarballs) as a committed blob.
+    pub(crate) async fn store_bytes(&self, bytes: Bytes, name: &str) -> Result<Asset> {
+        let limit = self.config().quotas.asset_size_bytes;
+        let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+        let staged = self
+            .blobs()
+            .put_staged(body, limit)
+            .await
+            .map_err(|e| match e {
+                BlobError::TooLarge { limit } => Error::quota(
+                    ResourceKind::Asset,
+                    name,
+                    format!("The asset exceeds the asset size limit of {limit} bytes"),
+                ),
+                other => blob_error(other),
+            })?;
+        self.blobs().commit(&staged).await.map_err(blob_error)?;
+        Ok(to_asset(staged.size, &staged.hashes, name.to_owned()))
+    }
+
+    /// Opens a referenced blob for streaming.
+    pub(crate) async fn open_blob(&self, asset: &Asset) -> Result<BlobReader> {
+        self.blobs().get(&asset.hashes.sha256, None).await.map_err(|e| match e {
+            BlobError::NotFound => {
+                tracing::error!(asset.sha256 = %asset.hashes.sha256, "referenced blob is missing");
+                Error::Internal { message: "Internal error".to_owned() }
+            }
+            other => blob_error(other),
+        })
     }
 
     // ---- garbage ------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ const MIN_TOKEN_SECONDS: i64 = 900;
 /// The CodeArtifact operations, over a metadata store.
 pub struct Service {
     store: Arc<dyn Store>,
+    externals: Arc<dyn crate::npm::ExternalRegistry>,
     blobs: BlobStore,
     config: Config,
     token_key: Vec<u8>,
@@ -116,6 +117,7 @@ impl Service {
         let page_key = store.signing_key("page-token", &random_key()).await?;
         Ok(Self {
             store,
+            externals: Arc::new(crate::npm::NoExternalRegistry),
             blobs,
             config,
             token_key,
@@ -126,6 +128,20 @@ impl Service {
     #[must_use]
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Uses `externals` to reach public registries through external connections.
+    #[must_use]
+    pub fn with_external_registry(
+        mut self,
+        externals: Arc<dyn crate::npm::ExternalRegistry>,
+    ) -> Self {
+        self.externals = externals;
+        self
+    }
+
+    pub(crate) fn externals(&self) -> &dyn crate::npm::ExternalRegistry {
+        &*self.externals
     }
 
     pub(crate) fn store(&self) -> &dyn Store {

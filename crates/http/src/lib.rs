@@ -5,7 +5,9 @@
 mod control_plane;
 mod credentials;
 mod error;
+mod npm;
 mod packages;
+mod remote;
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use axum::routing::{any, get};
 
 pub use credentials::Credentials;
 pub use error::ApiError;
+pub use remote::{RemoteRegistries, Upstream};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -40,6 +43,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/v1", any(control_plane::handle))
         .route("/v1/{*rest}", any(control_plane::handle))
+        .route(
+            "/npm/d/{domain_owner}/{repository}/{*rest}",
+            any(npm::handle),
+        )
         .with_state(state)
 }
 

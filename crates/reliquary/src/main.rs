@@ -88,7 +88,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         identity.secret_access_key.clone(),
         identity.account_id.clone(),
     );
-    let service = Arc::new(service);
+    let service = Arc::new(service.with_external_registry(Arc::new(remote_registries()?)));
     tokio::spawn(sweep_periodically(Arc::clone(&service)));
     let app = reliquary_http::router(reliquary_http::AppState::new(
         service,
@@ -161,6 +161,33 @@ async fn gc(args: GcArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("garbage sweep: {e}"))?;
     println!("removed {removed} blobs");
     Ok(())
+}
+
+/// The URL (and optional token) of each external connection: `RELIQUARY_EXTERNAL_<NAME>_URL`
+/// and `RELIQUARY_EXTERNAL_<NAME>_TOKEN`, `<NAME>` being the connection name after `public:`,
+/// upper-cased, `-` as `_` (`NPMJS`, `PYPI`, `MAVEN_CENTRAL` …).
+fn remote_registries() -> anyhow::Result<reliquary_http::RemoteRegistries> {
+    let mut upstreams = std::collections::HashMap::new();
+    for connection in reliquary_types::ExternalConnection::ALL {
+        let suffix = connection
+            .name()
+            .trim_start_matches("public:")
+            .to_uppercase()
+            .replace('-', "_");
+        let var = |name: String| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let default = match connection {
+            reliquary_types::ExternalConnection::Npmjs => Some("https://registry.npmjs.org"),
+            reliquary_types::ExternalConnection::Pypi => Some("https://pypi.org/simple"),
+            _ => None,
+        };
+        if let Some(url) =
+            var(format!("RELIQUARY_EXTERNAL_{suffix}_URL")).or(default.map(str::to_owned))
+        {
+            let token = var(format!("RELIQUARY_EXTERNAL_{suffix}_TOKEN"));
+            upstreams.insert(connection, reliquary_http::Upstream { url, token });
+        }
+    }
+    Ok(reliquary_http::RemoteRegistries::new(upstreams)?)
 }
 
 fn open_blobs(settings: &Settings) -> anyhow::Result<reliquary_core::BlobStore> {

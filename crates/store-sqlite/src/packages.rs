@@ -8,9 +8,9 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use reliquary_store::{
-    CopyVersions, Package, PackageCursor, PackageFilter, PackageStore, PackageVersion,
-    PublishAsset, Published, RepositoryKey, ResourceKind, Result, StoreError, VersionAction,
-    VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
+    CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageStore,
+    PackageVersion, PublishAsset, Published, RepositoryKey, ResourceKind, Result, StoreError,
+    VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
 use reliquary_types::{
     Allow, Asset, AssetHashes, OriginRestrictions, OriginType, PackageFormat, PackageKey,
@@ -500,6 +500,13 @@ async fn change_in(
                     .execute(&mut *conn)
                     .await
                     .map_err(db_err)?;
+                // Tags pointing at the deleted version go with it.
+                sqlx::query("DELETE FROM dist_tags WHERE package_id = ? AND version = ?")
+                    .bind(package_row.id)
+                    .bind(&row.version)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
                 out.push(before);
             }
         }
@@ -698,6 +705,158 @@ async fn copy_in(conn: &mut SqliteConnection, copy: &CopyVersions) -> Result<Vec
     }
     remove_unreferenced_assets(conn, &released).await?;
     Ok(written)
+}
+
+async fn set_dist_tag_in(
+    conn: &mut SqliteConnection,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    tag: &str,
+    version: &str,
+) -> Result<()> {
+    let (_, repository_id) = resolve_repository(conn, repository).await?;
+    let version_not_found = || StoreError::NotFound {
+        kind: ResourceKind::PackageVersion,
+        id: version.to_owned(),
+    };
+    let package_row = find_package(conn, repository_id, package)
+        .await?
+        .ok_or_else(version_not_found)?;
+    if find_version(conn, package_row.id, version).await?.is_none() {
+        return Err(version_not_found());
+    }
+    sqlx::query(
+        "INSERT INTO dist_tags (package_id, tag, version) VALUES (?, ?, ?) \
+         ON CONFLICT (package_id, tag) DO UPDATE SET version = excluded.version",
+    )
+    .bind(package_row.id)
+    .bind(tag)
+    .bind(version)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn remove_dist_tag_in(
+    conn: &mut SqliteConnection,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    tag: &str,
+) -> Result<()> {
+    let (_, repository_id) = resolve_repository(conn, repository).await?;
+    let tag_not_found = || StoreError::NotFound {
+        kind: ResourceKind::Tag,
+        id: tag.to_owned(),
+    };
+    let package_row = find_package(conn, repository_id, package)
+        .await?
+        .ok_or_else(tag_not_found)?;
+    let removed = sqlx::query("DELETE FROM dist_tags WHERE package_id = ? AND tag = ?")
+        .bind(package_row.id)
+        .bind(tag)
+        .execute(conn)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    if removed == 0 {
+        return Err(tag_not_found());
+    }
+    Ok(())
+}
+
+async fn update_metadata_in(
+    conn: &mut SqliteConnection,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    version: &str,
+    expected_revision: &str,
+    metadata: &VersionMetadata,
+) -> Result<PackageVersion> {
+    let (_, repository_id) = resolve_repository(conn, repository).await?;
+    let package_row = find_package(conn, repository_id, package)
+        .await?
+        .ok_or_else(contention)?;
+    let row = find_version(conn, package_row.id, version)
+        .await?
+        .ok_or_else(contention)?;
+    if row.revision != expected_revision {
+        return Err(StoreError::Contention);
+    }
+    let assets = assets_of(conn, row.id).await?;
+    sqlx::query("UPDATE package_versions SET metadata = ?, revision = ? WHERE id = ?")
+        .bind(metadata_json(metadata)?)
+        .bind(revision(&assets, metadata))
+        .bind(row.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    version_by_id(conn, row.id).await?.to_version(package)
+}
+
+/// Refuses an asset list naming one asset twice (it could not be stored).
+fn check_distinct_names(assets: &[Asset]) -> Result<()> {
+    let mut names = HashSet::new();
+    match assets.iter().find(|a| !names.insert(a.name.as_str())) {
+        Some(duplicate) => Err(StoreError::InvalidState(format!(
+            "asset {} is listed more than once",
+            duplicate.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+async fn ingest_in(conn: &mut SqliteConnection, ingest: &IngestVersion) -> Result<PackageVersion> {
+    let (domain_id, repository_id) = resolve_repository(conn, &ingest.repository).await?;
+    let package_id = match find_package(conn, repository_id, &ingest.package).await? {
+        Some(row) if row.upstream == Allow::Block.as_str() => {
+            return Err(StoreError::NotAllowed(format!(
+                "ingesting from upstream is blocked by the origin configuration of package {}",
+                ingest.package
+            )));
+        }
+        Some(row) => row.id,
+        None => {
+            insert_package(
+                conn,
+                repository_id,
+                &ingest.package,
+                OriginRestrictions::INGESTED_FIRST,
+            )
+            .await?
+        }
+    };
+    if let Some(existing) = find_version(conn, package_id, &ingest.version).await? {
+        return existing.to_version(&ingest.package);
+    }
+    check_distinct_names(&ingest.assets)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO package_versions (package_id, version, status, revision, \
+         published_ms, origin_type, origin_repository, origin_external_connection, \
+         metadata) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?) RETURNING id",
+    )
+    .bind(package_id)
+    .bind(&ingest.version)
+    .bind(VersionStatus::Published.as_str())
+    .bind(revision(&ingest.assets, &ingest.metadata))
+    .bind(ingest.published.0)
+    .bind(OriginType::External.as_str())
+    .bind(&ingest.external_connection)
+    .bind(metadata_json(&ingest.metadata)?)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    for asset in &ingest.assets {
+        let asset_id = upsert_asset(conn, domain_id, asset).await?;
+        sqlx::query("INSERT INTO version_assets (version_id, name, asset_id) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(&asset.name)
+            .bind(asset_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    version_by_id(conn, id).await?.to_version(&ingest.package)
 }
 
 /// Pushes `AND <column> starts with <prefix>` (a literal prefix: `%` and `_` match themselves).
@@ -912,6 +1071,58 @@ impl PackageStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)
+    }
+
+    async fn set_dist_tag(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        tag: &str,
+        version: &str,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        set_dist_tag_in(&mut tx, repository, package, tag, version).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn remove_dist_tag(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        tag: &str,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        remove_dist_tag_in(&mut tx, repository, package, tag).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn update_version_metadata(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        version: &str,
+        expected_revision: &str,
+        metadata: VersionMetadata,
+    ) -> Result<PackageVersion> {
+        let mut tx = self.write().await?;
+        let updated = update_metadata_in(
+            &mut tx,
+            repository,
+            package,
+            version,
+            expected_revision,
+            &metadata,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(updated)
+    }
+
+    async fn ingest_version(&self, ingest: IngestVersion) -> Result<PackageVersion> {
+        let mut tx = self.write().await?;
+        let ingested = ingest_in(&mut tx, &ingest).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(ingested)
     }
 
     async fn unreferenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>> {

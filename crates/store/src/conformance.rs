@@ -20,10 +20,11 @@ use reliquary_types::{
 };
 
 use crate::{
-    CopyItem, CopyVersions, DomainKey, NewDomain, NewRepository, Package, PackageCursor,
-    PackageFilter, PackageVersion, PublishAsset, Published, Repository, RepositoryCursor,
-    RepositoryFilter, RepositoryKey, RepositoryUpdate, ResourceKind, Store, StoreError, Tag,
-    TaggedResource, VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder,
+    CopyItem, CopyVersions, DomainKey, IngestVersion, NewDomain, NewRepository, Package,
+    PackageCursor, PackageFilter, PackageVersion, PublishAsset, Published, Repository,
+    RepositoryCursor, RepositoryFilter, RepositoryKey, RepositoryUpdate, ResourceKind, Store,
+    StoreError, Tag, TaggedResource, VersionAction, VersionChange, VersionCursor, VersionFilter,
+    VersionOrder,
 };
 
 /// A fresh, empty store for one case, and its disposal.
@@ -117,6 +118,14 @@ macro_rules! conformance_tests {
             concurrent_publish_same_version,
             concurrent_copies_into_one_destination,
             repository_delete_with_packages,
+            dist_tags_set_repoint_and_remove,
+            dist_tags_go_with_their_version_and_package,
+            update_version_metadata_changes_revision,
+            ingest_creates_an_external_version,
+            ingest_is_idempotent,
+            ingest_blocked_upstream_is_not_allowed,
+            ingest_shares_asset_rows_of_the_domain,
+            concurrent_ingests_of_one_version,
         );
     };
     (@cases $fixture:ty; $($case:ident),* $(,)?) => {
@@ -3384,4 +3393,740 @@ pub async fn repository_delete_with_packages(store: Arc<dyn Store>) {
     make_domain(&*store, &k).await;
     make_repository(&*store, &k, "src", &[]).await;
     assert_eq!(store.package(&src, &pkg).await.expect("read"), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dist-tags, metadata updates and ingestion
+
+const CONNECTION: &str = "public:npmjs";
+
+fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(tag, version)| ((*tag).to_owned(), (*version).to_owned()))
+        .collect()
+}
+
+async fn tags_of(
+    store: &dyn Store,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+) -> Vec<(String, String)> {
+    store
+        .dist_tags(repository, package)
+        .await
+        .expect("read dist tags")
+}
+
+async fn set_tag(
+    store: &dyn Store,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    tag: &str,
+    version: &str,
+) {
+    store
+        .set_dist_tag(repository, package, tag, version)
+        .await
+        .expect("set dist tag");
+}
+
+fn ingest_request(
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    version: &str,
+    assets: Vec<Asset>,
+) -> IngestVersion {
+    IngestVersion {
+        repository: repository.clone(),
+        package: package.clone(),
+        version: version.to_owned(),
+        assets,
+        metadata: VersionMetadata::default(),
+        external_connection: CONNECTION.to_owned(),
+        published: Timestamp(T0 + 5_000),
+    }
+}
+
+pub async fn dist_tags_set_repoint_and_remove(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, Some("scope"), "tagged");
+    for version in ["1.0.0", "1.0.1"] {
+        publish(
+            &*store,
+            &src,
+            &pkg,
+            version,
+            asset("package.tgz", version),
+            false,
+        )
+        .await;
+    }
+    publish(
+        &*store,
+        &src,
+        &pkg,
+        "2.0.0-rc",
+        asset("package.tgz", "rc"),
+        true,
+    )
+    .await;
+    assert!(tags_of(&*store, &src, &pkg).await.is_empty());
+
+    set_tag(&*store, &src, &pkg, "latest", "1.0.0").await;
+    assert_eq!(
+        tags_of(&*store, &src, &pkg).await,
+        tags(&[("latest", "1.0.0")])
+    );
+    // Re-pointed, and more tags, listed by tag; any status will do.
+    set_tag(&*store, &src, &pkg, "latest", "1.0.1").await;
+    set_tag(&*store, &src, &pkg, "beta", "1.0.0").await;
+    set_tag(&*store, &src, &pkg, "next", "2.0.0-rc").await;
+    // Setting a tag to where it already points is a no-op.
+    set_tag(&*store, &src, &pkg, "beta", "1.0.0").await;
+    let expected = tags(&[("beta", "1.0.0"), ("latest", "1.0.1"), ("next", "2.0.0-rc")]);
+    assert_eq!(tags_of(&*store, &src, &pkg).await, expected);
+
+    // The version must exist in this repository's package.
+    let version_missing = |version: &str| Err(not_found(ResourceKind::PackageVersion, version));
+    assert_eq!(
+        store.set_dist_tag(&src, &pkg, "latest", "9.9.9").await,
+        version_missing("9.9.9")
+    );
+    assert_eq!(
+        store.set_dist_tag(&dst, &pkg, "latest", "1.0.0").await,
+        version_missing("1.0.0")
+    );
+    let other = package_key(PackageFormat::Npm, Some("scope"), "other");
+    assert_eq!(
+        store.set_dist_tag(&src, &other, "latest", "1.0.0").await,
+        version_missing("1.0.0")
+    );
+    assert_eq!(
+        store
+            .set_dist_tag(&repository_key(&k, "nope"), &pkg, "latest", "1.0.0")
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+    assert_eq!(tags_of(&*store, &src, &pkg).await, expected);
+    assert!(tags_of(&*store, &dst, &pkg).await.is_empty());
+    assert_eq!(store.package(&src, &other).await.expect("read"), None);
+
+    store
+        .remove_dist_tag(&src, &pkg, "beta")
+        .await
+        .expect("remove");
+    assert_eq!(
+        tags_of(&*store, &src, &pkg).await,
+        tags(&[("latest", "1.0.1"), ("next", "2.0.0-rc")])
+    );
+    let tag_missing = |tag: &str| Err(not_found(ResourceKind::Tag, tag));
+    assert_eq!(
+        store.remove_dist_tag(&src, &pkg, "beta").await,
+        tag_missing("beta")
+    );
+    assert_eq!(
+        store.remove_dist_tag(&dst, &pkg, "latest").await,
+        tag_missing("latest")
+    );
+    assert_eq!(
+        store.remove_dist_tag(&src, &other, "latest").await,
+        tag_missing("latest")
+    );
+    assert_eq!(
+        store
+            .remove_dist_tag(&repository_key(&k, "nope"), &pkg, "latest")
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+    // The tagged versions are untouched.
+    assert_eq!(all_versions(&*store, &src, &pkg).await.len(), 3);
+}
+
+pub async fn dist_tags_go_with_their_version_and_package(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, None, "lib");
+    let neighbour = package_key(PackageFormat::Npm, None, "neighbour");
+    let mut versions = Vec::new();
+    for version in ["1.0.0", "1.0.1", "2.0.0"] {
+        versions.push(
+            publish(
+                &*store,
+                &src,
+                &pkg,
+                version,
+                asset("package.tgz", version),
+                false,
+            )
+            .await
+            .version,
+        );
+    }
+    publish(
+        &*store,
+        &src,
+        &neighbour,
+        "1.0.1",
+        asset("package.tgz", "n"),
+        false,
+    )
+    .await;
+    set_tag(&*store, &src, &pkg, "latest", "1.0.1").await;
+    set_tag(&*store, &src, &pkg, "next", "1.0.1").await;
+    set_tag(&*store, &src, &pkg, "stable", "1.0.0").await;
+    set_tag(&*store, &src, &pkg, "future", "2.0.0").await;
+    set_tag(&*store, &src, &neighbour, "latest", "1.0.1").await;
+
+    // A batch that fails removes no tag.
+    let stale = VersionChange {
+        expected_revision: "stale".to_owned(),
+        ..change(&versions[2], VersionAction::Delete)
+    };
+    assert_eq!(
+        store
+            .change_versions(
+                &src,
+                &pkg,
+                &[change(&versions[1], VersionAction::Delete), stale]
+            )
+            .await,
+        Err(StoreError::Contention)
+    );
+    assert_eq!(tags_of(&*store, &src, &pkg).await.len(), 4);
+
+    // Deleting a version removes the tags pointing at it; other changes keep them.
+    store
+        .change_versions(
+            &src,
+            &pkg,
+            &[
+                change(&versions[1], VersionAction::Delete),
+                change(&versions[0], VersionAction::Dispose),
+                change(
+                    &versions[2],
+                    VersionAction::SetStatus(VersionStatus::Archived),
+                ),
+            ],
+        )
+        .await
+        .expect("change");
+    assert_eq!(
+        tags_of(&*store, &src, &pkg).await,
+        tags(&[("future", "2.0.0"), ("stable", "1.0.0")])
+    );
+    // The same version string of another package keeps its tag.
+    assert_eq!(
+        tags_of(&*store, &src, &neighbour).await,
+        tags(&[("latest", "1.0.1")])
+    );
+    // A version published again under the deleted string starts untagged.
+    publish(
+        &*store,
+        &src,
+        &pkg,
+        "1.0.1",
+        asset("package.tgz", "again"),
+        false,
+    )
+    .await;
+    assert_eq!(tags_of(&*store, &src, &pkg).await.len(), 2);
+
+    // Deleting the package removes all its tags; a package of the same name starts with none.
+    store.delete_package(&src, &pkg).await.expect("delete");
+    assert!(tags_of(&*store, &src, &pkg).await.is_empty());
+    assert_eq!(
+        store.remove_dist_tag(&src, &pkg, "future").await,
+        Err(not_found(ResourceKind::Tag, "future"))
+    );
+    publish(
+        &*store,
+        &src,
+        &pkg,
+        "2.0.0",
+        asset("package.tgz", "2.0.0"),
+        false,
+    )
+    .await;
+    assert!(tags_of(&*store, &src, &pkg).await.is_empty());
+    assert_eq!(
+        tags_of(&*store, &src, &neighbour).await,
+        tags(&[("latest", "1.0.1")])
+    );
+}
+
+pub async fn update_version_metadata_changes_revision(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, None, "deprecated");
+    publish(&*store, &src, &pkg, "1.0.0", asset("a.tgz", "alpha"), true).await;
+    let original = publish(&*store, &src, &pkg, "1.0.0", asset("b.tgz", "bravo"), false)
+        .await
+        .version;
+    let assets = vec![asset("a.tgz", "alpha"), asset("b.tgz", "bravo")];
+    let deprecated = VersionMetadata {
+        summary: Some("do not use".to_owned()),
+        ..VersionMetadata::default()
+    };
+    let updated = store
+        .update_version_metadata(&src, &pkg, "1.0.0", &original.revision, deprecated.clone())
+        .await
+        .expect("update metadata");
+    assert_eq!(
+        updated,
+        PackageVersion {
+            revision: revision(&assets, &deprecated),
+            metadata: deprecated.clone(),
+            ..original.clone()
+        }
+    );
+    assert_ne!(updated.revision, original.revision);
+    let stored = existing_version(&*store, &src, &pkg, "1.0.0").await;
+    assert_eq!(stored.version, updated);
+    assert_eq!(stored.assets, assets);
+
+    // The revision core saw is stale now: nothing changes.
+    let other = VersionMetadata {
+        summary: Some("something else".to_owned()),
+        ..VersionMetadata::default()
+    };
+    assert_eq!(
+        store
+            .update_version_metadata(&src, &pkg, "1.0.0", &original.revision, other.clone())
+            .await,
+        Err(StoreError::Contention)
+    );
+    assert_eq!(
+        existing_version(&*store, &src, &pkg, "1.0.0").await.version,
+        updated
+    );
+    // A missing version, package or repository's version is contention too (it is gone).
+    for (repository, version) in [(&src, "9.9.9"), (&dst, "1.0.0")] {
+        assert_eq!(
+            store
+                .update_version_metadata(
+                    repository,
+                    &pkg,
+                    version,
+                    &updated.revision,
+                    other.clone()
+                )
+                .await,
+            Err(StoreError::Contention)
+        );
+    }
+    assert_eq!(
+        store
+            .update_version_metadata(
+                &repository_key(&k, "nope"),
+                &pkg,
+                "1.0.0",
+                &updated.revision,
+                other.clone()
+            )
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+    // Back to the original metadata, back to the original revision; copies see the new one.
+    let restored = store
+        .update_version_metadata(
+            &src,
+            &pkg,
+            "1.0.0",
+            &updated.revision,
+            VersionMetadata::default(),
+        )
+        .await
+        .expect("restore metadata");
+    assert_eq!(restored, original);
+    let updated = store
+        .update_version_metadata(&src, &pkg, "1.0.0", &restored.revision, deprecated.clone())
+        .await
+        .expect("update metadata");
+    let copied = store
+        .copy_versions(copy_request(
+            &dst,
+            &pkg,
+            vec![copy_item(&src, &updated, None)],
+        ))
+        .await
+        .expect("copy");
+    assert_eq!(copied[0].metadata, deprecated);
+    assert_eq!(copied[0].revision, updated.revision);
+}
+
+pub async fn ingest_creates_an_external_version(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, Some("types"), "node");
+    let metadata = VersionMetadata {
+        summary: Some("from the public registry".to_owned()),
+        ..VersionMetadata::default()
+    };
+    let assets = vec![
+        asset("package.tgz", "remote-tgz"),
+        asset("extra", "remote-x"),
+    ];
+    let mut request = ingest_request(&src, &pkg, "20.1.0", assets.clone());
+    request.metadata = metadata.clone();
+    let ingested = store.ingest_version(request).await.expect("ingest");
+    assert_eq!(
+        ingested,
+        PackageVersion {
+            package: pkg.clone(),
+            version: "20.1.0".to_owned(),
+            status: VersionStatus::Published,
+            revision: revision(&assets, &metadata),
+            published: Timestamp(T0 + 5_000),
+            origin: VersionOrigin {
+                origin_type: OriginType::External,
+                repository: None,
+                external_connection: Some(CONNECTION.to_owned()),
+            },
+            metadata,
+        }
+    );
+    assert_eq!(
+        store.package(&src, &pkg).await.expect("read"),
+        Some(Package {
+            key: pkg.clone(),
+            origin: OriginRestrictions::INGESTED_FIRST
+        })
+    );
+    let stored = existing_version(&*store, &src, &pkg, "20.1.0").await;
+    assert_eq!(stored.version, ingested);
+    // Sorted by name.
+    assert_eq!(
+        stored.assets,
+        vec![
+            asset("extra", "remote-x"),
+            asset("package.tgz", "remote-tgz")
+        ]
+    );
+    assert_eq!(
+        asset_bytes(&*store, &k).await,
+        ("remote-tgz".len() + "remote-x".len()) as i64
+    );
+    let external = store
+        .list_versions(
+            &src,
+            &pkg,
+            &VersionFilter {
+                status: None,
+                origin_type: Some(OriginType::External),
+            },
+            VersionOrder::Version,
+            None,
+            10,
+        )
+        .await
+        .expect("list");
+    assert_eq!(external, vec![ingested]);
+
+    // The package it created refuses publishing.
+    let refused = store
+        .publish_asset(publish_request(
+            &src,
+            &pkg,
+            "19.0.0",
+            asset("package.tgz", "local"),
+            false,
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotAllowed(_))),
+        "{refused:?}"
+    );
+
+    // A package published first blocks ingestion by default; opened, it ingests and keeps its
+    // configuration.
+    let lib = package_key(PackageFormat::Npm, None, "local-first");
+    publish(
+        &*store,
+        &src,
+        &lib,
+        "1.0.0",
+        asset("package.tgz", "lib"),
+        false,
+    )
+    .await;
+    let old = || ingest_request(&src, &lib, "0.9.0", vec![asset("package.tgz", "old")]);
+    let refused = store.ingest_version(old()).await;
+    assert!(
+        matches!(refused, Err(StoreError::NotAllowed(_))),
+        "{refused:?}"
+    );
+    let open = OriginRestrictions {
+        publish: Allow::Allow,
+        upstream: Allow::Allow,
+    };
+    store
+        .put_origin_configuration(&src, &lib, open)
+        .await
+        .expect("put origin");
+    store
+        .ingest_version(old())
+        .await
+        .expect("ingest into an existing package");
+    assert_eq!(
+        store
+            .package(&src, &lib)
+            .await
+            .expect("read")
+            .expect("exists")
+            .origin,
+        open
+    );
+    // A version with no assets, and refusals.
+    let bare = store
+        .ingest_version(ingest_request(&src, &lib, "0.1.0", Vec::new()))
+        .await
+        .expect("ingest without assets");
+    assert_eq!(bare.revision, revision(&[], &VersionMetadata::default()));
+    assert!(
+        existing_version(&*store, &src, &lib, "0.1.0")
+            .await
+            .assets
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .ingest_version(ingest_request(
+                &repository_key(&k, "nope"),
+                &pkg,
+                "1.0.0",
+                Vec::new()
+            ))
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+    let twice = vec![asset("package.tgz", "one"), asset("package.tgz", "two")];
+    let refused = store
+        .ingest_version(ingest_request(&src, &lib, "0.2.0", twice))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidState(_))),
+        "{refused:?}"
+    );
+    assert_eq!(read_version(&*store, &src, &lib, "0.2.0").await, None);
+    assert_eq!(
+        unreferenced(&*store, &["one", "two"]).await,
+        shas(&["one", "two"])
+    );
+}
+
+pub async fn ingest_is_idempotent(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, None, "twice");
+    let first = store
+        .ingest_version(ingest_request(
+            &src,
+            &pkg,
+            "1.0.0",
+            vec![asset("package.tgz", "first")],
+        ))
+        .await
+        .expect("ingest");
+    let bytes = asset_bytes(&*store, &k).await;
+    // A second ingest (other assets, metadata, connection, time) returns the stored version.
+    let mut again = ingest_request(&src, &pkg, "1.0.0", vec![asset("package.tgz", "second")]);
+    again.metadata.summary = Some("different".to_owned());
+    again.external_connection = "public:other".to_owned();
+    again.published = Timestamp(T0 + 9_000);
+    assert_eq!(
+        store.ingest_version(again).await.expect("ingest again"),
+        first
+    );
+    let stored = existing_version(&*store, &src, &pkg, "1.0.0").await;
+    assert_eq!(stored.version, first);
+    assert_eq!(stored.assets, vec![asset("package.tgz", "first")]);
+    assert_eq!(asset_bytes(&*store, &k).await, bytes);
+    assert_eq!(unreferenced(&*store, &["second"]).await, shas(&["second"]));
+    // Whatever its status or origin, an existing version is returned as it is.
+    let archived = store
+        .change_versions(
+            &src,
+            &pkg,
+            &[change(
+                &first,
+                VersionAction::SetStatus(VersionStatus::Archived),
+            )],
+        )
+        .await
+        .expect("archive")
+        .remove(0);
+    assert_eq!(
+        store
+            .ingest_version(ingest_request(
+                &src,
+                &pkg,
+                "1.0.0",
+                vec![asset("package.tgz", "first")]
+            ))
+            .await
+            .expect("ingest again"),
+        archived
+    );
+    let open = OriginRestrictions {
+        publish: Allow::Allow,
+        upstream: Allow::Allow,
+    };
+    store
+        .put_origin_configuration(&src, &pkg, open)
+        .await
+        .expect("put origin");
+    let local = publish(
+        &*store,
+        &src,
+        &pkg,
+        "2.0.0",
+        asset("package.tgz", "local"),
+        true,
+    )
+    .await
+    .version;
+    assert_eq!(
+        store
+            .ingest_version(ingest_request(
+                &src,
+                &pkg,
+                "2.0.0",
+                vec![asset("package.tgz", "x")]
+            ))
+            .await
+            .expect("ingest over a local version"),
+        local
+    );
+    assert_eq!(
+        version_names(&all_versions(&*store, &src, &pkg).await),
+        ["1.0.0", "2.0.0"]
+    );
+}
+
+pub async fn ingest_blocked_upstream_is_not_allowed(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Pypi, None, "internal-only");
+    let no_upstream = OriginRestrictions {
+        publish: Allow::Allow,
+        upstream: Allow::Block,
+    };
+    store
+        .put_origin_configuration(&src, &pkg, no_upstream)
+        .await
+        .expect("put origin");
+    let refused = store
+        .ingest_version(ingest_request(
+            &src,
+            &pkg,
+            "1.0",
+            vec![asset("a.whl", "remote")],
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotAllowed(_))),
+        "{refused:?}"
+    );
+    assert_eq!(read_version(&*store, &src, &pkg, "1.0").await, None);
+    assert_eq!(unreferenced(&*store, &["remote"]).await, shas(&["remote"]));
+    assert_eq!(
+        store
+            .package(&src, &pkg)
+            .await
+            .expect("read")
+            .expect("exists")
+            .origin,
+        no_upstream
+    );
+    // Publishing is still allowed; unblocked, it ingests.
+    publish(&*store, &src, &pkg, "0.9", asset("a.whl", "local"), false).await;
+    store
+        .put_origin_configuration(&src, &pkg, OriginRestrictions::INGESTED_FIRST)
+        .await
+        .expect("put origin");
+    let ingested = store
+        .ingest_version(ingest_request(
+            &src,
+            &pkg,
+            "1.0",
+            vec![asset("a.whl", "remote")],
+        ))
+        .await
+        .expect("ingest");
+    assert_eq!(ingested.origin.origin_type, OriginType::External);
+}
+
+pub async fn ingest_shares_asset_rows_of_the_domain(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let local = generic("local");
+    let remote = package_key(PackageFormat::Npm, None, "remote");
+    let content = "shared-bytes";
+    let size = content.len() as i64;
+    let published = publish(&*store, &src, &local, "1.0", asset("a.bin", content), false)
+        .await
+        .version;
+    assert_eq!(asset_bytes(&*store, &k).await, size);
+    // The same bytes under another name, package and repository: still one asset row.
+    let ingested = store
+        .ingest_version(ingest_request(
+            &dst,
+            &remote,
+            "1.0.0",
+            vec![asset("package.tgz", content), asset("readme", "new")],
+        ))
+        .await
+        .expect("ingest");
+    assert_eq!(asset_bytes(&*store, &k).await, size + 3);
+    assert_eq!(
+        existing_version(&*store, &dst, &remote, "1.0.0")
+            .await
+            .assets,
+        vec![asset("package.tgz", content), asset("readme", "new")]
+    );
+    // Deleting the published version keeps the row the ingested one still references …
+    store
+        .change_versions(&src, &local, &[change(&published, VersionAction::Delete)])
+        .await
+        .expect("delete");
+    assert_eq!(asset_bytes(&*store, &k).await, size + 3);
+    assert!(unreferenced(&*store, &[content, "new"]).await.is_empty());
+    // … and deleting the ingested one releases both.
+    store
+        .change_versions(&dst, &remote, &[change(&ingested, VersionAction::Delete)])
+        .await
+        .expect("delete");
+    assert_eq!(asset_bytes(&*store, &k).await, 0);
+    assert_eq!(
+        unreferenced(&*store, &[content, "new"]).await,
+        shas(&[content, "new"])
+    );
+}
+
+pub async fn concurrent_ingests_of_one_version(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, None, "popular");
+    let handles = (0..12)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let mut request =
+                ingest_request(&src, &pkg, "1.0.0", vec![asset("package.tgz", "popular")]);
+            request.published = Timestamp(T0 + i);
+            tokio::spawn(async move { store.ingest_version(request).await })
+        })
+        .collect();
+    let results = join_all(handles).await;
+    let stored = existing_version(&*store, &src, &pkg, "1.0.0").await;
+    for result in &results {
+        match result {
+            Ok(version) => assert_eq!(version, &stored.version),
+            Err(e) => assert_eq!(e, &StoreError::Contention),
+        }
+    }
+    assert!(results.iter().any(Result::is_ok), "{results:?}");
+    assert_eq!(stored.assets, vec![asset("package.tgz", "popular")]);
+    assert_eq!(
+        store
+            .list_packages(&src, &PackageFilter::default(), None, 10)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert_eq!(asset_bytes(&*store, &k).await, "popular".len() as i64);
 }

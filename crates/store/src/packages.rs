@@ -158,6 +158,21 @@ pub struct CopyVersions {
     pub dist_tags: Vec<(String, String)>,
 }
 
+/// A version fetched from a public registry through an external connection (origin EXTERNAL).
+#[derive(Debug, Clone)]
+pub struct IngestVersion {
+    /// The repository that owns the external connection.
+    pub repository: RepositoryKey,
+    pub package: PackageKey,
+    pub version: String,
+    /// Blobs already committed.
+    pub assets: Vec<Asset>,
+    pub metadata: VersionMetadata,
+    /// The external connection's name (`public:npmjs` …).
+    pub external_connection: String,
+    pub published: Timestamp,
+}
+
 #[async_trait]
 pub trait PackageStore: Send + Sync {
     /// Adds one asset to a version, creating the package (origin `PUBLISHED_FIRST`) and the
@@ -237,6 +252,41 @@ pub trait PackageStore: Send + Sync {
         repository: &RepositoryKey,
         package: &PackageKey,
     ) -> Result<Vec<(String, String)>>;
+
+    /// Sets (creates or re-points) an npm dist-tag. `NotFound{kind: PackageVersion}` unless the
+    /// version exists in the repository.
+    async fn set_dist_tag(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        tag: &str,
+        version: &str,
+    ) -> Result<()>;
+
+    /// Removes a dist-tag; `NotFound{kind: Tag}` if the package has no such tag.
+    async fn remove_dist_tag(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        tag: &str,
+    ) -> Result<()>;
+
+    /// Replaces a version's metadata (npm deprecate) and recomputes its revision.
+    /// `Contention` unless the version still has `expected_revision`.
+    async fn update_version_metadata(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        version: &str,
+        expected_revision: &str,
+        metadata: VersionMetadata,
+    ) -> Result<PackageVersion>;
+
+    /// Stores a version ingested from an external connection: Published, origin EXTERNAL with
+    /// the connection's name, revision from its assets and metadata. Creates the package with
+    /// `OriginRestrictions::INGESTED_FIRST`; `NotAllowed` if the package's upstream restriction
+    /// is BLOCK. If the version already exists it is returned unchanged (a concurrent ingest won).
+    async fn ingest_version(&self, ingest: IngestVersion) -> Result<PackageVersion>;
 
     /// Of `sha256s`, those no asset row of any domain references (garbage-sweep candidates).
     async fn unreferenced_blobs(&self, sha256s: &[String]) -> Result<Vec<String>>;

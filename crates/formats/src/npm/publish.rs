@@ -1,0 +1,626 @@
+//! The document `npm publish`, `npm deprecate` and `npm unpublish` PUT, and the checks of a
+//! published version against its tarball.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Component, Path};
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde_json::Value;
+use sha1::Sha1;
+use sha2::{Digest as _, Sha256, Sha384, Sha512};
+
+use super::{NpmError, parse_name, tarball_filename};
+
+/// The largest `package.json` read out of a tarball.
+const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Standard alphabet, padding optional: npm pads, other tools may not.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// A parsed `npm publish` / `npm deprecate` / `npm unpublish` PUT body: the whole packument
+/// document npm sends. Fields not listed here (`_id`, `_rev`, `readme`, `time` …) are ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishDocument {
+    /// The full package name, `@scope/name` or `name`, validated with [`parse_name`].
+    pub name: String,
+    /// Version → its manifest, as sent.
+    pub versions: BTreeMap<String, Value>,
+    /// `dist-tags`: tag → version.
+    pub dist_tags: BTreeMap<String, String>,
+    /// `_attachments`: file name (npm sends `"<full name>-<version>.tgz"`) → its content.
+    pub attachments: BTreeMap<String, Attachment>,
+}
+
+/// One entry of `_attachments`, its `data` base64-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub data: Vec<u8>,
+    pub length: Option<u64>,
+    pub content_type: Option<String>,
+}
+
+/// Parses a publish body. `versions`, `dist-tags` and `_attachments` may be absent (deprecate
+/// and unpublish send no attachments); when present they must be objects, dist-tag values
+/// strings, and attachment `data` valid base64.
+///
+/// # Errors
+/// [`NpmError::InvalidDocument`] for a shape error, [`NpmError::InvalidName`] for a bad `name`.
+pub fn parse_publish(body: &[u8]) -> Result<PublishDocument, NpmError> {
+    let bad = |why: String| NpmError::InvalidDocument(why);
+    let doc: Value = serde_json::from_slice(body).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let Value::Object(mut doc) = doc else {
+        return Err(bad("not a JSON object".into()));
+    };
+    let name = match doc.get("name") {
+        Some(Value::String(name)) => name.clone(),
+        _ => return Err(bad("\"name\" is missing or not a string".into())),
+    };
+    parse_name(&name)?;
+
+    let versions = match doc.remove("versions") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(map)) => map.into_iter().collect(),
+        Some(_) => return Err(bad("\"versions\" is not an object".into())),
+    };
+
+    let mut dist_tags = BTreeMap::new();
+    match doc.remove("dist-tags") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (tag, version) in map {
+                let Value::String(version) = version else {
+                    return Err(bad(format!("dist-tag {tag:?} is not a string")));
+                };
+                dist_tags.insert(tag, version);
+            }
+        }
+        Some(_) => return Err(bad("\"dist-tags\" is not an object".into())),
+    }
+
+    let mut attachments = BTreeMap::new();
+    match doc.remove("_attachments") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (file, attachment) in map {
+                let parsed = parse_attachment(&attachment)
+                    .map_err(|why| bad(format!("attachment {file:?}: {why}")))?;
+                attachments.insert(file, parsed);
+            }
+        }
+        Some(_) => return Err(bad("\"_attachments\" is not an object".into())),
+    }
+
+    Ok(PublishDocument {
+        name,
+        versions,
+        dist_tags,
+        attachments,
+    })
+}
+
+fn parse_attachment(value: &Value) -> Result<Attachment, String> {
+    let Value::Object(fields) = value else {
+        return Err("not an object".into());
+    };
+    let data = match fields.get("data") {
+        Some(Value::String(data)) => {
+            let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            BASE64
+                .decode(compact)
+                .map_err(|e| format!("data is not base64: {e}"))?
+        }
+        _ => return Err("\"data\" is missing or not a string".into()),
+    };
+    let length = match fields.get("length") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or("\"length\" is not a size")?),
+        Some(Value::String(s)) => Some(s.parse().map_err(|_| "\"length\" is not a size")?),
+        Some(_) => return Err("\"length\" is not a number".into()),
+    };
+    let content_type = match fields.get("content_type") {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    Ok(Attachment {
+        data,
+        length,
+        content_type,
+    })
+}
+
+/// Checks one version of a publish and returns its tarball bytes:
+/// - the version has a manifest whose `name` is the document's and whose `version` is the key
+///   ([`NpmError::InvalidDocument`] when it is absent, [`NpmError::ManifestMismatch`] otherwise);
+/// - an attachment `"<full name>-<version>.tgz"` (as npm sends) or `"<name>-<version>.tgz"`
+///   exists ([`NpmError::MissingAttachment`]);
+/// - its `length`, when given, and `dist.shasum` (SHA-1 hex) and `dist.integrity` (SRI, e.g.
+///   `sha512-<base64>`), each when present, match the bytes ([`NpmError::IntegrityMismatch`]);
+///   at least one of the two digests must be present ([`NpmError::InvalidDocument`]);
+/// - the tarball's `package.json` (the first entry `<top dir>/package.json`) has the manifest's
+///   name and version ([`NpmError::InvalidTarball`], [`NpmError::ManifestMismatch`]).
+///
+/// # Errors
+/// As listed above.
+pub fn verify_version<'a>(doc: &'a PublishDocument, version: &str) -> Result<&'a [u8], NpmError> {
+    let manifest = doc
+        .versions
+        .get(version)
+        .ok_or_else(|| NpmError::InvalidDocument(format!("no manifest for version {version:?}")))?;
+    let manifest_name = manifest.get("name").and_then(Value::as_str);
+    if manifest_name.map(str::trim) != Some(doc.name.as_str()) {
+        return Err(NpmError::ManifestMismatch(format!(
+            "manifest of {version} names {manifest_name:?}, the document {:?}",
+            doc.name
+        )));
+    }
+    let manifest_version = manifest.get("version").and_then(Value::as_str);
+    if manifest_version.map(clean_version) != Some(clean_version(version)) {
+        return Err(NpmError::ManifestMismatch(format!(
+            "manifest of {version} has version {manifest_version:?}"
+        )));
+    }
+
+    let npm_key = format!("{}-{version}.tgz", doc.name);
+    let attachment = doc
+        .attachments
+        .get(&npm_key)
+        .or_else(|| doc.attachments.get(&tarball_filename(&doc.name, version)))
+        .ok_or_else(|| NpmError::MissingAttachment(npm_key.clone()))?;
+    let data = attachment.data.as_slice();
+
+    if let Some(length) = attachment.length
+        && length != data.len() as u64
+    {
+        return Err(NpmError::IntegrityMismatch(format!(
+            "{npm_key}: length {length} stated, {} received",
+            data.len()
+        )));
+    }
+
+    let dist = manifest.get("dist");
+    let shasum = dist.and_then(|d| d.get("shasum")).and_then(Value::as_str);
+    let integrity = dist
+        .and_then(|d| d.get("integrity"))
+        .and_then(Value::as_str);
+    if shasum.is_none() && integrity.is_none() {
+        return Err(NpmError::InvalidDocument(format!(
+            "manifest of {version} has neither dist.shasum nor dist.integrity"
+        )));
+    }
+    if let Some(shasum) = shasum {
+        let actual = hex::encode(Sha1::digest(data));
+        if !actual.eq_ignore_ascii_case(shasum.trim()) {
+            return Err(NpmError::IntegrityMismatch(format!(
+                "{npm_key}: dist.shasum {shasum} stated, {actual} computed"
+            )));
+        }
+    }
+    if let Some(integrity) = integrity {
+        check_integrity(integrity, data)
+            .map_err(|why| NpmError::IntegrityMismatch(format!("{npm_key}: {why}")))?;
+    }
+
+    let packaged = read_package_json(data)?;
+    let packaged_name = packaged.get("name").and_then(Value::as_str);
+    if packaged_name.map(str::trim) != Some(doc.name.as_str()) {
+        return Err(NpmError::ManifestMismatch(format!(
+            "the tarball's package.json names {packaged_name:?}, the manifest {:?}",
+            doc.name
+        )));
+    }
+    let packaged_version = packaged.get("version").and_then(Value::as_str);
+    if packaged_version.map(clean_version) != Some(clean_version(version)) {
+        return Err(NpmError::ManifestMismatch(format!(
+            "the tarball's package.json has version {packaged_version:?}, the manifest {version:?}"
+        )));
+    }
+    Ok(data)
+}
+
+/// The version as npm normalizes it (`semver.clean`'s prefix rule): spaces and a leading
+/// `=`/`v` dropped, so a `package.json` saying `v1.0.0` matches the manifest's `1.0.0`.
+fn clean_version(version: &str) -> &str {
+    version.trim().trim_start_matches(['=', 'v']).trim()
+}
+
+/// Checks an SRI string against the bytes: its hashes of the strongest algorithm this knows
+/// (sha512 > sha384 > sha256 > sha1) are compared and one of them must match.
+fn check_integrity(integrity: &str, data: &[u8]) -> Result<(), String> {
+    const ALGORITHMS: [&str; 4] = ["sha512", "sha384", "sha256", "sha1"];
+    let entries: Vec<(usize, &str)> = integrity
+        .split_ascii_whitespace()
+        .filter_map(|token| {
+            let (algorithm, rest) = token.split_once('-')?;
+            let rank = ALGORITHMS
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(algorithm))?;
+            // Options follow a `?` and are not part of the digest.
+            Some((rank, rest.split('?').next().unwrap_or(rest)))
+        })
+        .collect();
+    let Some(strongest) = entries.iter().map(|&(rank, _)| rank).min() else {
+        return Err(format!(
+            "dist.integrity {integrity:?} has no supported hash"
+        ));
+    };
+    let actual = match ALGORITHMS[strongest] {
+        "sha512" => Sha512::digest(data).to_vec(),
+        "sha384" => Sha384::digest(data).to_vec(),
+        "sha256" => Sha256::digest(data).to_vec(),
+        _ => Sha1::digest(data).to_vec(),
+    };
+    let matches = entries
+        .iter()
+        .filter(|&&(rank, _)| rank == strongest)
+        .any(|&(_, digest)| BASE64.decode(digest).is_ok_and(|d| d == actual));
+    if matches {
+        Ok(())
+    } else {
+        Err(format!(
+            "dist.integrity {integrity} stated, {}-{} computed",
+            ALGORITHMS[strongest],
+            base64::engine::general_purpose::STANDARD.encode(&actual)
+        ))
+    }
+}
+
+/// Reads and parses the first `<top dir>/package.json` of a gzipped tarball.
+fn read_package_json(tgz: &[u8]) -> Result<Value, NpmError> {
+    let bad = |why: String| NpmError::InvalidTarball(why);
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
+    let entries = archive
+        .entries()
+        .map_err(|e| bad(format!("not a gzipped tar: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| bad(format!("unreadable entry: {e}")))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| bad(format!("unreadable entry path: {e}")))?;
+        if !is_top_level_package_json(&path) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("unreadable package.json: {e}")))?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(bad("package.json is too large".into()));
+        }
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("package.json is not JSON: {e}")));
+    }
+    Err(bad("no package/package.json".into()))
+}
+
+fn is_top_level_package_json(path: &Path) -> bool {
+    let mut parts = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir));
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some(Component::Normal(_)), Some(Component::Normal(file)), None) if file == "package.json"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Which error a refused case must give.
+    type Expect = fn(&NpmError) -> bool;
+
+    /// A gzipped tar holding `files` (path, content), as `npm pack` makes it.
+    fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut builder = tar::Builder::new(gz);
+        for (path, content) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, *content)
+                .expect("append to tar");
+        }
+        builder
+            .into_inner()
+            .expect("finish tar")
+            .finish()
+            .expect("finish gzip")
+    }
+
+    fn package_tgz(top: &str, name: &str, version: &str) -> Vec<u8> {
+        let package_json = json!({"name": name, "version": version, "main": "index.js"});
+        let package_json = serde_json::to_vec_pretty(&package_json).expect("json");
+        tgz(&[
+            (&format!("{top}/index.js"), b"module.exports = 42;\n"),
+            (&format!("{top}/lib/package.json"), b"{\"name\":\"other\"}"),
+            (&format!("{top}/package.json"), &package_json),
+        ])
+    }
+
+    fn sha1_hex(data: &[u8]) -> String {
+        hex::encode(Sha1::digest(data))
+    }
+
+    fn sri512(data: &[u8]) -> String {
+        format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(Sha512::digest(data))
+        )
+    }
+
+    /// The body `npm publish` sends for `name@version` with `tarball` attached.
+    fn publish_body(name: &str, version: &str, tarball: &[u8], key: &str) -> Value {
+        json!({
+            "_id": name,
+            "name": name,
+            "description": "a demo",
+            "dist-tags": {"latest": version},
+            "versions": {
+                version: {
+                    "name": name,
+                    "version": version,
+                    "description": "a demo",
+                    "_id": format!("{name}@{version}"),
+                    "_nodeVersion": "22.0.0",
+                    "_npmVersion": "11.0.0",
+                    "dist": {
+                        "shasum": sha1_hex(tarball),
+                        "integrity": sri512(tarball),
+                        "tarball": format!("http://localhost/{name}/-/{}", tarball_filename(name, version)),
+                    },
+                },
+            },
+            "access": null,
+            "_attachments": {
+                key: {
+                    "content_type": "application/octet-stream",
+                    "data": base64::engine::general_purpose::STANDARD.encode(tarball),
+                    "length": tarball.len(),
+                },
+            },
+        })
+    }
+
+    fn parse(body: &Value) -> PublishDocument {
+        parse_publish(&serde_json::to_vec(body).expect("json")).expect("parse publish")
+    }
+
+    const NAME: &str = "@myscope/demo-pkg";
+
+    fn good() -> (Vec<u8>, Value) {
+        let tarball = package_tgz("package", NAME, "1.0.0");
+        let body = publish_body(NAME, "1.0.0", &tarball, "@myscope/demo-pkg-1.0.0.tgz");
+        (tarball, body)
+    }
+
+    #[test]
+    fn a_publish_body_parses() {
+        let (tarball, body) = good();
+        let doc = parse(&body);
+        assert_eq!(doc.name, NAME);
+        assert_eq!(doc.versions.keys().collect::<Vec<_>>(), ["1.0.0"]);
+        assert_eq!(
+            doc.dist_tags.get("latest").map(String::as_str),
+            Some("1.0.0")
+        );
+        let attachment = &doc.attachments["@myscope/demo-pkg-1.0.0.tgz"];
+        assert_eq!(attachment.data, tarball);
+        assert_eq!(attachment.length, Some(tarball.len() as u64));
+        assert_eq!(
+            attachment.content_type.as_deref(),
+            Some("application/octet-stream")
+        );
+    }
+
+    #[test]
+    fn a_deprecate_body_without_attachments_parses() {
+        let body = json!({
+            "_id": "demo", "_rev": "3-abc", "name": "demo",
+            "versions": {"1.0.0": {"name": "demo", "version": "1.0.0", "deprecated": "use 2"}},
+        });
+        let doc = parse(&body);
+        assert!(doc.attachments.is_empty());
+        assert!(doc.dist_tags.is_empty());
+        assert_eq!(doc.versions["1.0.0"]["deprecated"], "use 2");
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused() {
+        let cases: &[(&[u8], Expect)] = &[
+            (b"not json", |e| matches!(e, NpmError::InvalidDocument(_))),
+            (b"[]", |e| matches!(e, NpmError::InvalidDocument(_))),
+            (b"{}", |e| matches!(e, NpmError::InvalidDocument(_))),
+            (br#"{"name":"_bad"}"#, |e| {
+                matches!(e, NpmError::InvalidName(_))
+            }),
+            (br#"{"name":"a","versions":[]}"#, |e| {
+                matches!(e, NpmError::InvalidDocument(_))
+            }),
+            (br#"{"name":"a","dist-tags":{"latest":1}}"#, |e| {
+                matches!(e, NpmError::InvalidDocument(_))
+            }),
+            (
+                br#"{"name":"a","_attachments":{"a-1.tgz":{"data":"@@@"}}}"#,
+                |e| matches!(e, NpmError::InvalidDocument(_)),
+            ),
+            (
+                br#"{"name":"a","_attachments":{"a-1.tgz":{"length":3}}}"#,
+                |e| matches!(e, NpmError::InvalidDocument(_)),
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = parse_publish(body).expect_err(&String::from_utf8_lossy(body));
+            assert!(expected(&err), "{}: {err:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn verify_accepts_what_npm_sends() {
+        let (tarball, body) = good();
+        let doc = parse(&body);
+        assert_eq!(verify_version(&doc, "1.0.0").expect("verifies"), tarball);
+    }
+
+    #[test]
+    fn verify_accepts_variants_npm_and_other_tools_produce() {
+        // Unscoped, attachment keyed by the short file name, another top directory, only one of
+        // the two digests, unpadded base64, a `v`-prefixed version in package.json.
+        let tarball = package_tgz("demo", "demo", "v2.0.0");
+        let mut body = publish_body("demo", "2.0.0", &tarball, "demo-2.0.0.tgz");
+        body["versions"]["2.0.0"]["dist"]
+            .as_object_mut()
+            .expect("dist")
+            .remove("shasum");
+        body["_attachments"]["demo-2.0.0.tgz"]["data"] =
+            json!(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&tarball));
+        assert!(verify_version(&parse(&body), "2.0.0").is_ok());
+
+        let tarball = package_tgz("package", NAME, "1.0.0");
+        let mut body = publish_body(NAME, "1.0.0", &tarball, "demo-pkg-1.0.0.tgz");
+        let dist = body["versions"]["1.0.0"]["dist"]
+            .as_object_mut()
+            .expect("dist");
+        dist.remove("integrity");
+        body["_attachments"]["demo-pkg-1.0.0.tgz"]
+            .as_object_mut()
+            .expect("attachment")
+            .remove("length");
+        assert!(verify_version(&parse(&body), "1.0.0").is_ok());
+
+        // A multi-hash SRI string: the strongest algorithm decides.
+        let (tarball, mut body) = good();
+        body["versions"]["1.0.0"]["dist"]["integrity"] =
+            json!(format!("sha1-AAAA {} sha512-AAAA", sri512(&tarball)));
+        assert!(verify_version(&parse(&body), "1.0.0").is_ok());
+    }
+
+    #[test]
+    fn verify_refuses_each_kind_of_mismatch() {
+        type Case = (&'static str, Box<dyn Fn(&mut Value)>, Expect);
+        // A valid tarball of the same name and version, but other bytes than the digests'.
+        let other = tgz(&[(
+            "package/package.json",
+            br#"{"name":"@myscope/demo-pkg","version":"1.0.0","private":true}"#,
+        )]);
+        let other_b64 = base64::engine::general_purpose::STANDARD.encode(&other);
+        let cases: Vec<Case> = vec![
+            (
+                "wrong shasum",
+                Box::new(|b| b["versions"]["1.0.0"]["dist"]["shasum"] = json!("0".repeat(40))),
+                |e| matches!(e, NpmError::IntegrityMismatch(_)),
+            ),
+            (
+                "wrong integrity",
+                Box::new(|b| {
+                    b["versions"]["1.0.0"]["dist"]["integrity"] = json!(sri512(b"other bytes"));
+                }),
+                |e| matches!(e, NpmError::IntegrityMismatch(_)),
+            ),
+            (
+                "unsupported integrity",
+                Box::new(|b| b["versions"]["1.0.0"]["dist"]["integrity"] = json!("md5-AAAA")),
+                |e| matches!(e, NpmError::IntegrityMismatch(_)),
+            ),
+            (
+                "wrong length",
+                Box::new(|b| b["_attachments"]["@myscope/demo-pkg-1.0.0.tgz"]["length"] = json!(1)),
+                |e| matches!(e, NpmError::IntegrityMismatch(_)),
+            ),
+            (
+                "other bytes than the digests describe",
+                Box::new(move |b| {
+                    let a = &mut b["_attachments"]["@myscope/demo-pkg-1.0.0.tgz"];
+                    a["data"] = json!(other_b64.clone());
+                    a["length"] = json!(other.len());
+                }),
+                |e| matches!(e, NpmError::IntegrityMismatch(_)),
+            ),
+            (
+                "no digests",
+                Box::new(|b| b["versions"]["1.0.0"]["dist"] = json!({})),
+                |e| matches!(e, NpmError::InvalidDocument(_)),
+            ),
+            (
+                "missing attachment",
+                Box::new(|b| b["_attachments"] = json!({})),
+                |e| matches!(e, NpmError::MissingAttachment(_)),
+            ),
+            (
+                "attachment of another version",
+                Box::new(|b| {
+                    let a = b["_attachments"]["@myscope/demo-pkg-1.0.0.tgz"].take();
+                    b["_attachments"] = json!({"@myscope/demo-pkg-1.0.1.tgz": a});
+                }),
+                |e| matches!(e, NpmError::MissingAttachment(_)),
+            ),
+            (
+                "manifest names another package",
+                Box::new(|b| b["versions"]["1.0.0"]["name"] = json!("@myscope/other")),
+                |e| matches!(e, NpmError::ManifestMismatch(_)),
+            ),
+            (
+                "manifest has another version",
+                Box::new(|b| b["versions"]["1.0.0"]["version"] = json!("1.0.1")),
+                |e| matches!(e, NpmError::ManifestMismatch(_)),
+            ),
+        ];
+        for (what, edit, expected) in cases {
+            let (_, mut body) = good();
+            edit(&mut body);
+            let err = verify_version(&parse(&body), "1.0.0").expect_err(what);
+            assert!(expected(&err), "{what}: {err:?}");
+        }
+
+        let (_, body) = good();
+        assert!(matches!(
+            verify_version(&parse(&body), "9.9.9"),
+            Err(NpmError::InvalidDocument(_))
+        ));
+    }
+
+    #[test]
+    fn verify_refuses_a_tarball_that_disagrees_with_the_manifest() {
+        let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
+            (
+                "tarball names another package",
+                package_tgz("package", "@myscope/other", "1.0.0"),
+                |e| matches!(e, NpmError::ManifestMismatch(_)),
+            ),
+            (
+                "tarball has another version",
+                package_tgz("package", NAME, "1.0.1"),
+                |e| matches!(e, NpmError::ManifestMismatch(_)),
+            ),
+            (
+                "package.json only deeper down",
+                tgz(&[("package/lib/package.json", b"{}")]),
+                |e| matches!(e, NpmError::InvalidTarball(_)),
+            ),
+            (
+                "package.json not JSON",
+                tgz(&[("package/package.json", b"{nope")]),
+                |e| matches!(e, NpmError::InvalidTarball(_)),
+            ),
+            ("not gzip", b"plain bytes".to_vec(), |e| {
+                matches!(e, NpmError::InvalidTarball(_))
+            }),
+        ];
+        for (what, tarball, expected) in cases {
+            let body = publish_body(NAME, "1.0.0", &tarball, "@myscope/demo-pkg-1.0.0.tgz");
+            let err = verify_version(&parse(&body), "1.0.0").expect_err(what);
+            assert!(expected(&err), "{what}: {err:?}");
+        }
+    }
+}
