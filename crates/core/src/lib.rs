@@ -5,6 +5,7 @@ mod error;
 mod npm;
 mod packages;
 mod pagination;
+mod pypi;
 mod service;
 mod token;
 
@@ -15,6 +16,7 @@ pub use packages::{
     VersionListing, VersionSelection, check_generic_asset_name, check_namespace,
 };
 pub use pagination::PageToken;
+pub use pypi::{ProjectPage, StagedUpload};
 pub use reliquary_blob::{BlobStore, S3Settings};
 pub use service::{Caller, Config, Page, Quotas, RepositoryListing, Service, TokenGrant};
 pub use token::{AuthToken, TokenError};

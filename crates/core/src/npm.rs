@@ -44,8 +44,15 @@ pub trait ExternalRegistry: Send + Sync {
         connection: ExternalConnection,
         full_name: &str,
     ) -> std::result::Result<serde_json::Value, ExternalError>;
-    /// A tarball named by an absolute URL of that registry's packument.
-    async fn npm_tarball(
+    /// A PyPI project page (PEP 691 JSON preferred) from the simple index behind `connection`:
+    /// the body, its content type and its URL (to resolve relative links).
+    async fn pypi_project_page(
+        &self,
+        connection: ExternalConnection,
+        project: &str,
+    ) -> std::result::Result<(Bytes, String, String), ExternalError>;
+    /// A file (npm tarball, PyPI distribution) named by an absolute URL of that registry.
+    async fn fetch(
         &self,
         connection: ExternalConnection,
         url: &str,
@@ -106,19 +113,8 @@ impl Service {
         &self,
         repository: &RepositoryKey,
     ) -> Result<Vec<(RepositoryKey, Option<ExternalConnection>)>> {
-        let mut order = Vec::new();
-        for key in self.upstream_search_order(repository).await? {
-            let described = self
-                .describe_repository_by_key(&key.domain, &key.name)
-                .await?;
-            let connection = described
-                .external_connections
-                .iter()
-                .filter_map(|c| ExternalConnection::parse(c))
-                .find(|c| *c == ExternalConnection::Npmjs);
-            order.push((key, connection));
-        }
-        Ok(order)
+        self.search_with_connections(repository, ExternalConnection::Npmjs)
+            .await
     }
 
     /// The packument of a package as the requested repository sees it: its own Published
@@ -305,7 +301,7 @@ impl Service {
         Err(missing())
     }
 
-    async fn download(
+    pub(crate) async fn download(
         &self,
         version: PackageVersion,
         assets: Vec<Asset>,
@@ -323,7 +319,7 @@ impl Service {
     }
 
     /// Keeps a version served from `from` in `repository` (a reference, no bytes copied).
-    async fn retain(
+    pub(crate) async fn retain(
         &self,
         repository: &RepositoryKey,
         from: &RepositoryKey,
@@ -384,7 +380,7 @@ impl Service {
         };
         let tarball = match self
             .externals()
-            .npm_tarball(connection, url, MAX_TARBALL_BYTES)
+            .fetch(connection, url, MAX_TARBALL_BYTES)
             .await
         {
             Ok(bytes) => bytes,
@@ -486,7 +482,7 @@ impl Service {
                     ),
                 ));
             }
-            if upstream_allowed && self.npm_version_upstream(repository, &key, version).await? {
+            if upstream_allowed && self.version_in_upstream(repository, &key, version).await? {
                 return Err(Error::conflict(
                     ResourceKind::PackageVersion,
                     version.as_str(),
@@ -506,6 +502,7 @@ impl Service {
                 metadata: format::version_metadata(manifest, &full_name),
                 now: Timestamp::now(),
                 max_assets_per_version: 1,
+                append_to_published: false,
             };
             match self.store().publish_asset(publish).await {
                 Ok(_) => published.push(version.clone()),
@@ -546,7 +543,7 @@ impl Service {
     }
 
     /// Whether a version is in an upstream of `repository` (retained or published there).
-    async fn npm_version_upstream(
+    pub(crate) async fn version_in_upstream(
         &self,
         repository: &RepositoryKey,
         key: &PackageKey,
@@ -814,7 +811,17 @@ impl ExternalRegistry for NoExternalRegistry {
         ))
     }
 
-    async fn npm_tarball(
+    async fn pypi_project_page(
+        &self,
+        _: ExternalConnection,
+        _: &str,
+    ) -> std::result::Result<(Bytes, String, String), ExternalError> {
+        Err(ExternalError::Unavailable(
+            "no external registry is configured".to_owned(),
+        ))
+    }
+
+    async fn fetch(
         &self,
         _: ExternalConnection,
         _: &str,
@@ -865,7 +872,7 @@ fn merge_remote(
 }
 
 /// `2026-11-26T09:00:00.000Z`.
-fn iso8601(at: Timestamp) -> String {
+pub(crate) fn iso8601(at: Timestamp) -> String {
     let seconds = at.0.div_euclid(1000);
     let millis = at.0.rem_euclid(1000);
     let days = seconds.div_euclid(86_400);

@@ -188,7 +188,7 @@ fn package_not_found(package: &PackageKey) -> Error {
     )
 }
 
-fn blob_error(err: BlobError) -> Error {
+pub(crate) fn blob_error(err: BlobError) -> Error {
     match err {
         BlobError::Unavailable(detail) => {
             tracing::error!(error.detail = %detail, "blob store unavailable");
@@ -205,7 +205,7 @@ fn blob_error(err: BlobError) -> Error {
     }
 }
 
-fn to_asset(size: u64, hashes: &reliquary_blob::Hashes, name: String) -> Asset {
+pub(crate) fn to_asset(size: u64, hashes: &reliquary_blob::Hashes, name: String) -> Asset {
     Asset {
         name,
         size,
@@ -346,6 +346,7 @@ impl Service {
                 metadata: metadata.clone(),
                 now: Timestamp::now(),
                 max_assets_per_version: self.config().quotas.assets_per_version,
+                append_to_published: false,
             };
             match self.store().publish_asset(publish).await {
                 Ok(published) => return Ok((published.version, published.asset)),

@@ -4,3 +4,4 @@
 //! touches a store. Callers hand in bytes and stored values and get documents back.
 
 pub mod npm;
+pub mod pypi;

@@ -7,6 +7,7 @@ mod credentials;
 mod error;
 mod npm;
 mod packages;
+mod pypi;
 mod remote;
 
 use std::sync::Arc;
@@ -46,6 +47,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/npm/d/{domain_owner}/{repository}/{*rest}",
             any(npm::handle),
+        )
+        .route(
+            "/pypi/d/{domain_owner}/{repository}",
+            any(pypi::handle_root),
+        )
+        .route(
+            "/pypi/d/{domain_owner}/{repository}/",
+            any(pypi::handle_root),
+        )
+        .route(
+            "/pypi/d/{domain_owner}/{repository}/{*rest}",
+            any(pypi::handle),
         )
         .with_state(state)
 }

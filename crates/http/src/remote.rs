@@ -42,14 +42,20 @@ impl RemoteRegistries {
 
     fn request(&self, upstream: &Upstream, url: &str) -> reqwest::RequestBuilder {
         let request = self.client.get(url);
-        // The token is only for the configured registry, never for another host.
+        // The token is only for the configured registry's host, never for another one.
         match &upstream.token {
-            Some(token) if url.starts_with(upstream.url.trim_end_matches('/')) => {
-                request.bearer_auth(token)
-            }
+            Some(token) if origin(url) == origin(&upstream.url) => request.bearer_auth(token),
             _ => request,
         }
     }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    url.get(after_scheme..)
+        .and_then(|rest| rest.find('/'))
+        .map_or(url, |slash| &url[..after_scheme + slash])
 }
 
 fn unavailable(e: &reqwest::Error) -> ExternalError {
@@ -89,7 +95,42 @@ impl ExternalRegistry for RemoteRegistries {
         }
     }
 
-    async fn npm_tarball(
+    async fn pypi_project_page(
+        &self,
+        connection: ExternalConnection,
+        project: &str,
+    ) -> Result<(Bytes, String, String), ExternalError> {
+        let upstream = self.upstream(connection)?;
+        let url = format!("{}/{project}/", upstream.url.trim_end_matches('/'));
+        let response = self
+            .request(upstream, &url)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1",
+            )
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match response.status() {
+            reqwest::StatusCode::NOT_FOUND => Err(ExternalError::NotFound),
+            status if status.is_success() => {
+                let content_type = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("text/html")
+                    .to_owned();
+                let final_url = response.url().to_string();
+                let body = response.bytes().await.map_err(|e| unavailable(&e))?;
+                Ok((body, content_type, final_url))
+            }
+            status => Err(ExternalError::Unavailable(format!(
+                "{url} answered {status}"
+            ))),
+        }
+    }
+
+    async fn fetch(
         &self,
         connection: ExternalConnection,
         url: &str,
@@ -122,5 +163,21 @@ impl ExternalRegistry for RemoteRegistries {
             body.extend_from_slice(&chunk);
         }
         Ok(body.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_origin_of_a_url_is_scheme_host_and_port() {
+        assert_eq!(
+            super::origin("http://127.0.0.1:8080/pypi/x/simple/"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            super::origin("https://registry.npmjs.org"),
+            "https://registry.npmjs.org"
+        );
+        assert_eq!(super::origin("https://a.example/b"), "https://a.example");
     }
 }

@@ -391,7 +391,9 @@ async fn publish_in(conn: &mut PgConnection, publish: &PublishAsset) -> Result<P
         }
         Some(_) => {}
         None => {
-            if version.status != VersionStatus::Unfinished {
+            let open = version.status == VersionStatus::Unfinished
+                || (version.status == VersionStatus::Published && publish.append_to_published);
+            if !open {
                 return Err(StoreError::InvalidState(format!(
                     "package version {} is {}: no assets can be added",
                     publish.version, version.status
@@ -821,10 +823,10 @@ async fn ingest_in(conn: &mut PgConnection, ingest: &IngestVersion) -> Result<Pa
             .await?
         }
     };
-    if let Some(existing) = find_version(conn, package_id, &ingest.version).await? {
-        return existing.to_version(&ingest.package);
-    }
     check_distinct_names(&ingest.assets)?;
+    if let Some(existing) = find_version(conn, package_id, &ingest.version).await? {
+        return ingest_into_existing(conn, domain_id, existing, ingest).await;
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO package_versions (package_id, version, status, revision, \
          published_ms, origin_type, origin_repository, origin_external_connection, \
@@ -852,6 +854,51 @@ async fn ingest_in(conn: &mut PgConnection, ingest: &IngestVersion) -> Result<Pa
             .map_err(db_err)?;
     }
     version_by_id(conn, id).await?.to_version(&ingest.package)
+}
+
+/// Adds to an existing version the ingested assets it does not have yet (by name: one it has is
+/// left as it is, whatever its content) and recomputes its revision if any was added. A Disposed
+/// version keeps no assets and is returned unchanged.
+async fn ingest_into_existing(
+    conn: &mut PgConnection,
+    domain_id: i64,
+    row: VersionRow,
+    ingest: &IngestVersion,
+) -> Result<PackageVersion> {
+    let version = row.to_version(&ingest.package)?;
+    if version.status == VersionStatus::Disposed {
+        return Ok(version);
+    }
+    let present: HashSet<String> = assets_of(conn, row.id)
+        .await?
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    let mut added = false;
+    for asset in ingest.assets.iter().filter(|a| !present.contains(&a.name)) {
+        let asset_id = upsert_asset(conn, domain_id, asset).await?;
+        sqlx::query("INSERT INTO version_assets (version_id, name, asset_id) VALUES ($1, $2, $3)")
+            .bind(row.id)
+            .bind(&asset.name)
+            .bind(asset_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        added = true;
+    }
+    if !added {
+        return Ok(version);
+    }
+    let assets = assets_of(conn, row.id).await?;
+    sqlx::query("UPDATE package_versions SET revision = $1 WHERE id = $2")
+        .bind(revision(&assets, &version.metadata))
+        .bind(row.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    version_by_id(conn, row.id)
+        .await?
+        .to_version(&ingest.package)
 }
 
 /// Pushes `AND <column> starts with <prefix>` (a literal prefix: `%` and `_` match themselves).

@@ -99,6 +99,7 @@ macro_rules! conformance_tests {
             publish_identical_asset_is_idempotent,
             publish_different_content_is_already_exists,
             publish_new_asset_on_finished_version_is_invalid_state,
+            publish_appends_to_published_version_when_allowed,
             publish_blocked_package_is_not_allowed,
             publish_asset_quota,
             revision_follows_assets_and_metadata,
@@ -123,6 +124,8 @@ macro_rules! conformance_tests {
             update_version_metadata_changes_revision,
             ingest_creates_an_external_version,
             ingest_is_idempotent,
+            ingest_adds_missing_assets_to_an_existing_version,
+            ingest_keeps_an_existing_asset_of_the_same_name,
             ingest_blocked_upstream_is_not_allowed,
             ingest_shares_asset_rows_of_the_domain,
             concurrent_ingests_of_one_version,
@@ -1620,6 +1623,7 @@ fn publish_request(
         metadata: VersionMetadata::default(),
         now: Timestamp(T0),
         max_assets_per_version: 150,
+        append_to_published: false,
     }
 }
 
@@ -1983,7 +1987,7 @@ pub async fn publish_new_asset_on_finished_version_is_invalid_state(store: Arc<d
             "{refused:?}"
         );
     }
-    // Also for an Archived version.
+    // Also for an Archived version, even where Published versions take new assets.
     let archived = store
         .change_versions(
             &src,
@@ -1995,23 +1999,116 @@ pub async fn publish_new_asset_on_finished_version_is_invalid_state(store: Arc<d
         )
         .await
         .expect("archive");
+    for append_to_published in [false, true] {
+        let mut request = publish_request(&src, &pkg, "1.0", asset("b.bin", "bravo"), true);
+        request.append_to_published = append_to_published;
+        let refused = store.publish_asset(request).await;
+        assert!(
+            matches!(refused, Err(StoreError::InvalidState(_))),
+            "{refused:?}"
+        );
+    }
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, archived[0]);
+    assert_eq!(stored.assets, vec![asset("a.bin", "alpha")]);
+    assert_eq!(unreferenced(&*store, &["bravo"]).await, shas(&["bravo"]));
+}
+
+pub async fn publish_appends_to_published_version_when_allowed(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Pypi, None, "growing");
+    let sdist = publish(
+        &*store,
+        &src,
+        &pkg,
+        "1.0",
+        asset("a.tar.gz", "sdist"),
+        false,
+    )
+    .await;
+    assert_eq!(sdist.version.status, VersionStatus::Published);
+    let appending = |name: &str, content: &str, unfinished: bool| {
+        let mut request = publish_request(&src, &pkg, "1.0", asset(name, content), unfinished);
+        request.append_to_published = true;
+        request.now = Timestamp(T0 + 7);
+        request.max_assets_per_version = 2;
+        request
+    };
+    // Without the flag a new asset is refused.
     let refused = store
         .publish_asset(publish_request(
             &src,
             &pkg,
             "1.0",
-            asset("b.bin", "bravo"),
-            true,
+            asset("b.whl", "wheel"),
+            false,
         ))
         .await;
     assert!(
         matches!(refused, Err(StoreError::InvalidState(_))),
         "{refused:?}"
     );
+    assert_eq!(
+        existing_version(&*store, &src, &pkg, "1.0").await.version,
+        sdist.version
+    );
+    // With it, the asset is added and the revision follows; status and published time stay.
+    let wheel = store
+        .publish_asset(appending("b.whl", "wheel", false))
+        .await
+        .expect("append");
+    assert_eq!(wheel.asset, asset("b.whl", "wheel"));
+    assert_eq!(wheel.version.status, VersionStatus::Published);
+    assert_eq!(wheel.version.published, sdist.version.published);
+    assert_ne!(wheel.version.revision, sdist.version.revision);
     let stored = existing_version(&*store, &src, &pkg, "1.0").await;
-    assert_eq!(stored.version, archived[0]);
-    assert_eq!(stored.assets, vec![asset("a.bin", "alpha")]);
-    assert_eq!(unreferenced(&*store, &["bravo"]).await, shas(&["bravo"]));
+    assert_eq!(stored.version, wheel.version);
+    assert_eq!(
+        stored.assets,
+        vec![asset("a.tar.gz", "sdist"), asset("b.whl", "wheel")]
+    );
+    assert_eq!(
+        stored.version.revision,
+        reliquary_types::revision(&stored.assets, &stored.version.metadata)
+    );
+    assert_eq!(
+        asset_bytes(&*store, &k).await,
+        ("sdist".len() + "wheel".len()) as i64
+    );
+    // The identical asset again is a no-op, other content under its name a clash …
+    for unfinished in [false, true] {
+        assert_eq!(
+            store
+                .publish_asset(appending("b.whl", "wheel", unfinished))
+                .await
+                .expect("identical"),
+            wheel
+        );
+    }
+    assert_eq!(
+        store
+            .publish_asset(appending("b.whl", "other", false))
+            .await,
+        Err(StoreError::AlreadyExists {
+            kind: ResourceKind::Asset,
+            id: "b.whl".to_owned(),
+        })
+    );
+    // … and the asset quota still holds.
+    assert_eq!(
+        store.publish_asset(appending("c.whl", "third", true)).await,
+        Err(StoreError::QuotaExceeded {
+            kind: ResourceKind::Asset,
+            limit: 2
+        })
+    );
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, wheel.version);
+    assert_eq!(stored.assets.len(), 2);
+    assert_eq!(
+        unreferenced(&*store, &["other", "third"]).await,
+        shas(&["other", "third"])
+    );
 }
 
 pub async fn publish_blocked_package_is_not_allowed(store: Arc<dyn Store>) {
@@ -3925,7 +4022,8 @@ pub async fn ingest_is_idempotent(store: Arc<dyn Store>) {
         .await
         .expect("ingest");
     let bytes = asset_bytes(&*store, &k).await;
-    // A second ingest (other assets, metadata, connection, time) returns the stored version.
+    // A second ingest (other content under the same asset name, other metadata, connection and
+    // time) adds nothing and returns the stored version.
     let mut again = ingest_request(&src, &pkg, "1.0.0", vec![asset("package.tgz", "second")]);
     again.metadata.summary = Some("different".to_owned());
     again.external_connection = "public:other".to_owned();
@@ -3939,7 +4037,8 @@ pub async fn ingest_is_idempotent(store: Arc<dyn Store>) {
     assert_eq!(stored.assets, vec![asset("package.tgz", "first")]);
     assert_eq!(asset_bytes(&*store, &k).await, bytes);
     assert_eq!(unreferenced(&*store, &["second"]).await, shas(&["second"]));
-    // Whatever its status or origin, an existing version is returned as it is.
+    // Whatever its status or origin, an existing version with every asset named is returned as
+    // it is.
     let archived = store
         .change_versions(
             &src,
@@ -3997,6 +4096,140 @@ pub async fn ingest_is_idempotent(store: Arc<dyn Store>) {
     assert_eq!(
         version_names(&all_versions(&*store, &src, &pkg).await),
         ["1.0.0", "2.0.0"]
+    );
+}
+
+pub async fn ingest_adds_missing_assets_to_an_existing_version(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Pypi, None, "fetched");
+    let first = store
+        .ingest_version(ingest_request(
+            &src,
+            &pkg,
+            "1.0",
+            vec![asset("a.tar.gz", "sdist")],
+        ))
+        .await
+        .expect("ingest");
+    // The next file of the version, fetched later (with other metadata, connection and time,
+    // which the stored version keeps).
+    let mut later = ingest_request(&src, &pkg, "1.0", vec![asset("b.whl", "wheel")]);
+    later.metadata.summary = Some("different".to_owned());
+    later.external_connection = "public:other".to_owned();
+    later.published = Timestamp(T0 + 9_000);
+    let second = store.ingest_version(later).await.expect("ingest again");
+    assert_ne!(second.revision, first.revision);
+    assert_eq!(
+        PackageVersion {
+            revision: first.revision.clone(),
+            ..second.clone()
+        },
+        first
+    );
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, second);
+    assert_eq!(
+        stored.assets,
+        vec![asset("a.tar.gz", "sdist"), asset("b.whl", "wheel")]
+    );
+    assert_eq!(
+        second.revision,
+        reliquary_types::revision(&stored.assets, &stored.version.metadata)
+    );
+    assert_eq!(
+        asset_bytes(&*store, &k).await,
+        ("sdist".len() + "wheel".len()) as i64
+    );
+    assert!(unreferenced(&*store, &["sdist", "wheel"]).await.is_empty());
+    // Both again: nothing to add, nothing changes.
+    assert_eq!(
+        store
+            .ingest_version(ingest_request(
+                &src,
+                &pkg,
+                "1.0",
+                vec![asset("b.whl", "wheel"), asset("a.tar.gz", "sdist")],
+            ))
+            .await
+            .expect("ingest both"),
+        second
+    );
+    // A Disposed version keeps no assets: it is returned unchanged.
+    let disposed = store
+        .change_versions(&src, &pkg, &[change(&second, VersionAction::Dispose)])
+        .await
+        .expect("dispose")
+        .remove(0);
+    assert_eq!(
+        store
+            .ingest_version(ingest_request(
+                &src,
+                &pkg,
+                "1.0",
+                vec![asset("c.whl", "late")],
+            ))
+            .await
+            .expect("ingest into a disposed version"),
+        disposed
+    );
+    assert!(
+        existing_version(&*store, &src, &pkg, "1.0")
+            .await
+            .assets
+            .is_empty()
+    );
+    assert_eq!(unreferenced(&*store, &["late"]).await, shas(&["late"]));
+}
+
+pub async fn ingest_keeps_an_existing_asset_of_the_same_name(store: Arc<dyn Store>) {
+    let (k, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Pypi, None, "kept");
+    let first = store
+        .ingest_version(ingest_request(
+            &src,
+            &pkg,
+            "1.0",
+            vec![asset("a.tar.gz", "original")],
+        ))
+        .await
+        .expect("ingest");
+    // The same name with other content: the stored asset stays, and so does the version.
+    assert_eq!(
+        store
+            .ingest_version(ingest_request(
+                &src,
+                &pkg,
+                "1.0",
+                vec![asset("a.tar.gz", "replaced")],
+            ))
+            .await
+            .expect("ingest again"),
+        first
+    );
+    // Alongside a new name, only the new asset is added.
+    let grown = store
+        .ingest_version(ingest_request(
+            &src,
+            &pkg,
+            "1.0",
+            vec![asset("a.tar.gz", "replaced"), asset("b.whl", "wheel")],
+        ))
+        .await
+        .expect("ingest with a new asset");
+    assert_ne!(grown.revision, first.revision);
+    let stored = existing_version(&*store, &src, &pkg, "1.0").await;
+    assert_eq!(stored.version, grown);
+    assert_eq!(
+        stored.assets,
+        vec![asset("a.tar.gz", "original"), asset("b.whl", "wheel")]
+    );
+    assert_eq!(
+        asset_bytes(&*store, &k).await,
+        ("original".len() + "wheel".len()) as i64
+    );
+    assert_eq!(
+        unreferenced(&*store, &["replaced", "original"]).await,
+        shas(&["replaced"])
     );
 }
 

@@ -62,6 +62,9 @@ pub struct PublishAsset {
     pub now: Timestamp,
     /// Refuse with `QuotaExceeded{kind: Asset}` past this many assets in the version.
     pub max_assets_per_version: u32,
+    /// Formats whose versions gain files over time (PyPI: an sdist, then wheels) may add a new
+    /// asset to a Published version; for others that is `InvalidState`.
+    pub append_to_published: bool,
 }
 
 /// The result of [`PackageStore::publish_asset`].
@@ -179,8 +182,8 @@ pub trait PackageStore: Send + Sync {
     /// version (Unfinished) as needed, then recomputes the revision. Errors:
     /// `NotFound` (domain/repository); `NotAllowed` if the package's publish restriction is
     /// BLOCK; `AlreadyExists{kind: Asset}` for a different asset under an existing name (an
-    /// identical one is a no-op); `InvalidState` if the version is not Unfinished and the asset
-    /// is new; `QuotaExceeded{kind: Asset}`.
+    /// identical one is a no-op); `InvalidState` if the asset is new and the version is neither
+    /// Unfinished nor (with `append_to_published`) Published; `QuotaExceeded{kind: Asset}`.
     async fn publish_asset(&self, publish: PublishAsset) -> Result<Published>;
 
     async fn package(
@@ -285,7 +288,9 @@ pub trait PackageStore: Send + Sync {
     /// Stores a version ingested from an external connection: Published, origin EXTERNAL with
     /// the connection's name, revision from its assets and metadata. Creates the package with
     /// `OriginRestrictions::INGESTED_FIRST`; `NotAllowed` if the package's upstream restriction
-    /// is BLOCK. If the version already exists it is returned unchanged (a concurrent ingest won).
+    /// is BLOCK. If the version already exists, the assets it does not have yet are added to it
+    /// (PyPI files fetched one by one) and its revision recomputed; assets it has are left as
+    /// they are; it is returned.
     async fn ingest_version(&self, ingest: IngestVersion) -> Result<PackageVersion>;
 
     /// Of `sha256s`, those no asset row of any domain references (garbage-sweep candidates).
