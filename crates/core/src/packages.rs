@@ -684,8 +684,9 @@ impl Service {
             let mut failures = BTreeMap::new();
             let mut changes = Vec::new();
             let mut unchanged = Vec::new();
+            let mut stored = self.version_map(repository, package, requested).await?;
             for version in requested {
-                let Some(found) = self.store().version(repository, package, version).await? else {
+                let Some(current) = stored.remove(version) else {
                     failures.insert(
                         version.clone(),
                         (
@@ -695,7 +696,6 @@ impl Service {
                     );
                     continue;
                 };
-                let current = found.version;
                 if let Some(expected) = expected_status
                     && expected != current.status
                 {
@@ -921,14 +921,18 @@ impl Service {
             let mut failures = BTreeMap::new();
             let mut items = Vec::new();
             let mut source_package: Option<Package> = None;
+            let mut sources = Vec::with_capacity(search.len());
+            for repository in &search {
+                sources.push((
+                    repository,
+                    self.version_map(repository, package, requested).await?,
+                ));
+            }
+            let mut existing = self.version_map(&destination, package, requested).await?;
             for version in requested {
-                let mut found = None;
-                for repository in &search {
-                    if let Some(v) = self.store().version(repository, package, version).await? {
-                        found = Some((repository.clone(), v.version));
-                        break;
-                    }
-                }
+                let found = sources.iter_mut().find_map(|(repository, versions)| {
+                    versions.remove(version).map(|v| ((*repository).clone(), v))
+                });
                 let Some((from, current)) = found else {
                     failures.insert(
                         version.clone(),
@@ -957,10 +961,10 @@ impl Service {
                     failures.insert(version.clone(), (FailureCode::MismatchedRevision, message));
                     continue;
                 }
-                let replaces = match self.store().version(&destination, package, version).await? {
+                let replaces = match existing.remove(version) {
                     None => None,
-                    Some(existing) if existing.version.revision == current.revision => continue,
-                    Some(existing) if request.allow_overwrite => Some(existing.version.revision),
+                    Some(existing) if existing.revision == current.revision => continue,
+                    Some(existing) if request.allow_overwrite => Some(existing.revision),
                     Some(_) => {
                         failures.insert(
                             version.clone(),
@@ -1022,6 +1026,43 @@ impl Service {
             }
         }
         Err(contention())
+    }
+
+    /// The stored state (status, revision) of the requested versions of a package, read in one
+    /// listing when more than a few are asked for: a batch costs a constant number of queries.
+    async fn version_map(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        requested: &[String],
+    ) -> Result<BTreeMap<String, PackageVersion>> {
+        let mut map = BTreeMap::new();
+        if requested.len() <= 2 {
+            for version in requested {
+                if let Some(found) = self.store().version(repository, package, version).await? {
+                    map.insert(version.clone(), found.version);
+                }
+            }
+            return Ok(map);
+        }
+        let wanted: BTreeSet<&str> = requested.iter().map(String::as_str).collect();
+        let all = self
+            .store()
+            .list_versions(
+                repository,
+                package,
+                &VersionFilter::default(),
+                VersionOrder::Version,
+                None,
+                u32::MAX,
+            )
+            .await?;
+        for version in all {
+            if wanted.contains(version.version.as_str()) {
+                map.insert(version.version.clone(), version);
+            }
+        }
+        Ok(map)
     }
 
     /// The repository and its upstreams, depth-first in list order, at most 25.
