@@ -2,7 +2,7 @@
 //! empty store, and [`conformance_tests!`](crate::conformance_tests) to expand them into one
 //! `#[tokio::test]` per case in a backend's test binary:
 //!
-//! ```ignore
+//! ```text
 //! struct Sqlite { /* … */ }
 //! impl reliquary_store::conformance::Fixture for Sqlite { /* … */ }
 //! reliquary_store::conformance_tests!(Sqlite);
