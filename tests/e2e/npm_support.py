@@ -21,13 +21,13 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 from urllib.parse import quote, urlsplit
 
 import requests
 from botocore.exceptions import ClientError
 
-from support import AwsCli, ReliquaryProcess, RunningServer, server_env, server_storage
+from support import AwsCli
 
 NPM_TIMEOUT_S = 180
 NPM_FLAGS = ["--no-audit", "--no-fund", "--no-update-notifier"]
@@ -423,22 +423,6 @@ def error_code_in(output: str, *codes: str) -> bool:
 
 
 # --------------------------------------------------------------------------- servers and the aws CLI
-
-
-@contextlib.contextmanager
-def running_server_with_env(backend: str, workdir: Path, **env: str) -> Iterator[RunningServer]:
-    """Like support.running_server (fresh data dir; on postgres a fresh database), with extra
-    server environment (e.g. RELIQUARY_EXTERNAL_NPMJS_URL); SIGTERM and exit code 0 at the end."""
-    with server_storage(backend, workdir) as storage:
-        args = ["--listen", "127.0.0.1:0", "--data-dir", str(storage.data_dir)]
-        if storage.database_url:
-            args += ["--database-url", storage.database_url]
-        process = ReliquaryProcess(args=args, env=server_env(**env), workdir=workdir).start()
-        try:
-            yield RunningServer(backend, process.url, storage.data_dir, process, None, storage.database_url)
-        finally:
-            code = process.stop()
-        assert code == 0, f"reliquary serve exited {code} after SIGTERM\n{process.diagnostics()}"
 
 
 @dataclass

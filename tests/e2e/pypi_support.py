@@ -27,13 +27,13 @@ import zipfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 from urllib.parse import quote, urldefrag, urljoin, urlsplit, urlunsplit
 
 import requests
 from botocore.exceptions import ClientError
 
-from support import AwsCli, ReliquaryProcess, RunningServer, server_env, server_storage
+from support import AwsCli
 
 CLIENT_TIMEOUT_S = 180
 HTTP_TIMEOUT_S = 30
@@ -571,22 +571,6 @@ def uv_pip_install(index: str, target: Path, cache: Path, *requirements: str,
 
 
 # --------------------------------------------------------------------------- servers and the aws CLI
-
-
-@contextlib.contextmanager
-def running_server_with_env(backend: str, workdir: Path, **env: str) -> Iterator[RunningServer]:
-    """A `reliquary serve` on a fresh data dir (postgres: a fresh database) with extra server
-    environment (RELIQUARY_EXTERNAL_PYPI_URL/_TOKEN); SIGTERM and exit code 0 at the end."""
-    with server_storage(backend, workdir) as storage:
-        args = ["--listen", "127.0.0.1:0", "--data-dir", str(storage.data_dir)]
-        if storage.database_url:
-            args += ["--database-url", storage.database_url]
-        process = ReliquaryProcess(args=args, env=server_env(**env), workdir=workdir).start()
-        try:
-            yield RunningServer(backend, process.url, storage.data_dir, process, None, storage.database_url)
-        finally:
-            code = process.stop()
-        assert code == 0, f"reliquary serve exited {code} after SIGTERM\n{process.diagnostics()}"
 
 
 @dataclass

@@ -674,3 +674,19 @@ def stored_versions(client, domain: str, repo: str, package: str,
         if error.response["Error"]["Code"] == "ResourceNotFoundException":
             return {}
         raise
+
+
+@contextlib.contextmanager
+def running_server_with_env(backend: str, workdir: Path, **env: str) -> Iterator[RunningServer]:
+    """Like running_server (fresh data dir; on postgres a fresh database), with extra server
+    environment (e.g. RELIQUARY_EXTERNAL_NPMJS_URL); SIGTERM and exit code 0 at the end."""
+    with server_storage(backend, workdir) as storage:
+        args = ["--listen", "127.0.0.1:0", "--data-dir", str(storage.data_dir)]
+        if storage.database_url:
+            args += ["--database-url", storage.database_url]
+        process = ReliquaryProcess(args=args, env=server_env(**env), workdir=workdir).start()
+        try:
+            yield RunningServer(backend, process.url, storage.data_dir, process, None, storage.database_url)
+        finally:
+            code = process.stop()
+        assert code == 0, f"reliquary serve exited {code} after SIGTERM\n{process.diagnostics()}"

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from support import running_server_with_env
 from npm_support import (
     ABBREVIATED,
     ABBREVIATED_ACCEPT,
@@ -48,7 +49,6 @@ from npm_support import (
     packument_url,
     publish_document,
     put_publish,
-    running_server_with_env,
     set_npm_origin,
     set_npm_status,
     shasum,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from support import running_server_with_env
 from pypi_support import (
     HTML_MEDIA_TYPE,
     JSON_MEDIA_TYPE,
@@ -50,7 +51,6 @@ from pypi_support import (
     pypi_revision,
     pypi_versions_in,
     run_client,
-    running_server_with_env,
     set_pypi_origin,
     set_pypi_status,
     simple_url,
