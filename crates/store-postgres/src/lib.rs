@@ -229,6 +229,13 @@ const DOMAIN_SELECT: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.c
      AS asset_size_bytes \
      FROM domains d";
 
+/// The same columns without the domain's asset total, which grows with the domain: the lookup
+/// every operation makes (only DescribeDomain shows the total).
+const DOMAIN_LOOKUP: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.created_ms, \
+     (SELECT COUNT(*) FROM repositories r WHERE r.domain_id = d.id) AS repository_count, \
+     0::BIGINT AS asset_size_bytes \
+     FROM domains d";
+
 const REPOSITORY_SELECT: &str = "SELECT r.id, d.owner AS domain_owner, d.name AS domain_name, \
      r.name, r.administrator_account, r.description, r.created_ms \
      FROM repositories r JOIN domains d ON d.id = r.domain_id";
@@ -237,6 +244,17 @@ const REPOSITORY_SELECT: &str = "SELECT r.id, d.owner AS domain_owner, d.name AS
 // Queries shared by the operations
 
 async fn find_domain(conn: &mut PgConnection, key: &DomainKey) -> Result<Option<DomainRow>> {
+    sqlx::query_as::<_, DomainRow>(&format!(
+        "{DOMAIN_LOOKUP} WHERE d.owner = $1 AND d.name = $2"
+    ))
+    .bind(key.owner.as_str())
+    .bind(key.name.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)
+}
+
+async fn find_domain_totals(conn: &mut PgConnection, key: &DomainKey) -> Result<Option<DomainRow>> {
     sqlx::query_as::<_, DomainRow>(&format!(
         "{DOMAIN_SELECT} WHERE d.owner = $1 AND d.name = $2"
     ))
@@ -820,7 +838,7 @@ impl DomainStore for PostgresStore {
 
     async fn domain(&self, key: &DomainKey) -> Result<Option<Domain>> {
         let mut tx = self.read().await?;
-        find_domain(&mut tx, key)
+        find_domain_totals(&mut tx, key)
             .await?
             .map(DomainRow::into_domain)
             .transpose()

@@ -227,6 +227,13 @@ const DOMAIN_SELECT: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.c
      (SELECT COALESCE(SUM(a.size), 0) FROM assets a WHERE a.domain_id = d.id) AS asset_size_bytes \
      FROM domains d";
 
+/// The same columns without the domain's asset total, which grows with the domain: the lookup
+/// every operation makes (only DescribeDomain shows the total).
+const DOMAIN_LOOKUP: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.created_ms, \
+     (SELECT COUNT(*) FROM repositories r WHERE r.domain_id = d.id) AS repository_count, \
+     0 AS asset_size_bytes \
+     FROM domains d";
+
 const REPOSITORY_SELECT: &str = "SELECT r.id, d.owner AS domain_owner, d.name AS domain_name, \
      r.name, r.administrator_account, r.description, r.created_ms \
      FROM repositories r JOIN domains d ON d.id = r.domain_id";
@@ -235,6 +242,18 @@ const REPOSITORY_SELECT: &str = "SELECT r.id, d.owner AS domain_owner, d.name AS
 // Queries shared by the operations
 
 async fn find_domain(conn: &mut SqliteConnection, key: &DomainKey) -> Result<Option<DomainRow>> {
+    sqlx::query_as::<_, DomainRow>(&format!("{DOMAIN_LOOKUP} WHERE d.owner = ? AND d.name = ?"))
+        .bind(key.owner.as_str())
+        .bind(key.name.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)
+}
+
+async fn find_domain_totals(
+    conn: &mut SqliteConnection,
+    key: &DomainKey,
+) -> Result<Option<DomainRow>> {
     sqlx::query_as::<_, DomainRow>(&format!("{DOMAIN_SELECT} WHERE d.owner = ? AND d.name = ?"))
         .bind(key.owner.as_str())
         .bind(key.name.as_str())
@@ -531,7 +550,7 @@ impl DomainStore for SqliteStore {
 
     async fn domain(&self, key: &DomainKey) -> Result<Option<Domain>> {
         let mut tx = self.read().await?;
-        find_domain(&mut tx, key)
+        find_domain_totals(&mut tx, key)
             .await?
             .map(DomainRow::into_domain)
             .transpose()
