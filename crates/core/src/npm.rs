@@ -258,7 +258,9 @@ impl Service {
         {
             return Err(missing());
         }
-        for (repo, connection) in self.npm_search_order(repository).await?.into_iter().skip(1) {
+        let search = self.npm_search_order(repository).await?;
+        let own_connection = search.first().and_then(|(_, connection)| *connection);
+        for (repo, connection) in search.into_iter().skip(1) {
             if let Some(found) = self.store().version(&repo, &key, version).await? {
                 if !found.version.status.assets_downloadable() {
                     continue;
@@ -284,8 +286,7 @@ impl Service {
             }
         }
         // The requested repository itself may own the external connection.
-        if let Some((_, Some(connection))) =
-            self.npm_search_order(repository).await?.first().cloned()
+        if let Some(connection) = own_connection
             && let Some(ingested) = self
                 .ingest_npm(repository, connection, &key, version)
                 .await?

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use reliquary_core::{Caller, Page, RepositoryListing, Service};
 use reliquary_store::{Domain, Repository, RepositoryUpdate, Tag};
-use reliquary_types::{AccountId, DomainName, ExternalConnection, PackageFormat, RepositoryName};
+use reliquary_types::{AccountId, DomainName, ExternalConnection, RepositoryName};
 use reliquary_wire as wire;
 use reliquary_wire::{Operation, QueryParams, RawRequest};
 use sha2::{Digest as _, Sha256};
@@ -199,10 +199,6 @@ pub(crate) fn account(member: &str, value: Option<&String>) -> Result<Option<Acc
     value
         .map(|v| AccountId::parse(v).map_err(|_| invalid(member, v)))
         .transpose()
-}
-
-fn format(value: wire::PackageFormat) -> Result<PackageFormat, ApiError> {
-    PackageFormat::parse(value.as_str()).ok_or_else(|| invalid("format", value.as_str()))
 }
 
 fn tags(tags: Option<Vec<wire::Tag>>) -> Vec<Tag> {
@@ -502,7 +498,7 @@ async fn dispatch(
                     domain_name(&req.domain)?,
                     owner,
                     &name,
-                    format(req.format)?,
+                    crate::packages::format(req.format),
                 )
                 .await?;
             json(&wire::GetRepositoryEndpointResult {

@@ -17,7 +17,7 @@ use reliquary_wire::{Operation, RawRequest};
 use crate::ApiError;
 use crate::control_plane::{account, domain_name, json, repository_name};
 
-fn format(value: wire::PackageFormat) -> PackageFormat {
+pub(crate) fn format(value: wire::PackageFormat) -> PackageFormat {
     match value {
         wire::PackageFormat::Npm => PackageFormat::Npm,
         wire::PackageFormat::Pypi => PackageFormat::Pypi,
