@@ -14,27 +14,21 @@ cross-check of the sampling. Prints a markdown table and writes bench/results/me
 
 from __future__ import annotations
 
-import os
 import sys
 
-# bench/copy.py is named like the standard library's `copy` (which dataclasses, boto3... import):
-# move this directory from the front of sys.path to its end so that `import copy` finds the real one.
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _BENCH] + [_BENCH]
+import argparse
+import contextlib
+import hashlib
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import hashlib  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from pathlib import Path  # noqa: E402
+from common import MIB, Conditions, release_binary, table, write_results
 
-from common import MIB, Conditions, release_binary, table, write_results  # noqa: E402
-
-import support  # noqa: E402  (put on sys.path by common)
-from test_durability import StreamingPublish, body_chunks  # noqa: E402  tests/e2e: raw signed streaming upload
+import support  # (put on sys.path by common)
+from test_durability import StreamingPublish, body_chunks  # tests/e2e: raw signed streaming upload
 
 TARGET_MIB = 64
 SAMPLE_EVERY_S = 0.05

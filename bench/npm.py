@@ -26,31 +26,28 @@ from __future__ import annotations
 
 import sys
 
-# bench/ goes last on the path: a module there (bench/copy.py) must not shadow the stdlib's.
-sys.path.append(sys.path.pop(0))
+import argparse
+import contextlib
+import json
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Iterator  # noqa: E402
+import requests
 
-import requests  # noqa: E402
+from common import BENCH_DIR, REPO_ROOT, Conditions, release_binary, table, write_results
 
-from common import BENCH_DIR, REPO_ROOT, Conditions, release_binary, table, write_results  # noqa: E402
-
-import support  # noqa: E402  (tests/e2e, put on sys.path by common)
-from npm_support import (  # noqa: E402
+import support  # (tests/e2e, put on sys.path by common)
+from npm_support import (
     ABBREVIATED_ACCEPT,
     Npm,
     auth_token,

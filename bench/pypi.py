@@ -27,34 +27,29 @@ from __future__ import annotations
 import os
 import sys
 
-# bench/ holds copy.py, which would shadow the standard library's `copy` (imported by dataclasses,
-# boto3...): move bench/ from the front of sys.path to the end, where `import common` still finds it.
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _BENCH] + [_BENCH]
+import argparse
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 
-import argparse  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Iterator  # noqa: E402
+from common import BENCH_DIR, Conditions, cpu_model, loadavg, release_binary, table, write_results
 
-from common import BENCH_DIR, Conditions, cpu_model, loadavg, release_binary, table, write_results  # noqa: E402
+import requests
 
-import requests  # noqa: E402
-
-import pypi_support  # noqa: E402  (tests/e2e, put on sys.path by common)
-import support  # noqa: E402
+import pypi_support  # (tests/e2e, put on sys.path by common)
+import support
 
 PYPI_DIR = BENCH_DIR / "pypi"
 PYPISERVER_VERSION = "2.4.2"

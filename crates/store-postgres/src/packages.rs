@@ -5,11 +5,11 @@
 //! never deleted as unreferenced while another transaction links it. A batch either commits whole
 //! or is rolled back at its first error.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use reliquary_store::{
-    CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageStore,
+    CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageStore,
     PackageVersion, PublishAsset, Published, RepositoryKey, ResourceKind, Result, StoreError,
     VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
@@ -581,19 +581,39 @@ async fn put_origin_in(
         .into_package()
 }
 
+/// The rows of the named versions of one package, by version string, in one query.
+async fn versions_named(
+    conn: &mut PgConnection,
+    package_id: i64,
+    versions: &[&str],
+) -> Result<HashMap<String, VersionRow>> {
+    let rows: Vec<VersionRow> = sqlx::query_as(&format!(
+        "SELECT {VERSION_COLUMNS} FROM package_versions \
+         WHERE package_id = $1 AND version = ANY($2)"
+    ))
+    .bind(package_id)
+    .bind(versions)
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.version.clone(), row))
+        .collect())
+}
+
+/// CopyPackageVersions in a constant number of statements, whatever the number of versions and
+/// assets: the checks read every source and destination row in one query per repository, and
+/// the writes are `INSERT … SELECT`s from the source rows.
 async fn copy_in(conn: &mut PgConnection, copy: &CopyVersions) -> Result<Vec<PackageVersion>> {
     let (_, destination_id) = resolve_repository(conn, &copy.destination).await?;
     let destination_package = find_package(conn, destination_id, &copy.package).await?;
+    let plan = CopyPlan::of(copy)?;
 
     // Check every precondition before writing anything.
-    let mut plan = Vec::with_capacity(copy.items.len());
-    for item in &copy.items {
-        if item.from.domain != copy.destination.domain {
-            return Err(StoreError::InvalidState(
-                "versions can only be copied within one domain".to_owned(),
-            ));
-        }
-        let (_, source_id) = match resolve_repository(conn, &item.from).await {
+    let mut sources = HashMap::with_capacity(copy.items.len());
+    for (from, versions) in &plan.sources {
+        let (_, source_id) = match resolve_repository(conn, from).await {
             Ok(ids) => ids,
             Err(StoreError::NotFound { .. }) => return Err(StoreError::Contention),
             Err(e) => return Err(e),
@@ -601,22 +621,35 @@ async fn copy_in(conn: &mut PgConnection, copy: &CopyVersions) -> Result<Vec<Pac
         let source_package = find_package(conn, source_id, &copy.package)
             .await?
             .ok_or_else(contention)?;
-        let source = find_version(conn, source_package.id, &item.version)
-            .await?
-            .ok_or_else(contention)?;
+        sources.extend(versions_named(conn, source_package.id, versions).await?);
+    }
+    let mut existing = match &destination_package {
+        Some(package) => versions_named(conn, package.id, &plan.versions).await?,
+        None => HashMap::new(),
+    };
+    let mut written = Vec::with_capacity(copy.items.len());
+    let mut inserted = Vec::new();
+    let mut overwritten = Vec::new();
+    let mut replacements = Vec::new();
+    let mut source_ids = HashMap::with_capacity(copy.items.len());
+    for item in &copy.items {
+        let source = sources.remove(&item.version).ok_or_else(contention)?;
+        source_ids.insert(item.version.as_str(), source.id);
         if source.revision != item.expected_revision || !source.status()?.copyable() {
             return Err(StoreError::Contention);
         }
-        let existing = match &destination_package {
-            Some(package) => find_version(conn, package.id, &item.version).await?,
-            None => None,
-        };
-        let replaced = match (&item.replaces, existing) {
-            (None, None) => None,
-            (Some(expected), Some(row)) if &row.revision == expected => Some(row.id),
+        match (&item.replaces, existing.remove(&item.version)) {
+            (None, None) => inserted.push(source.id),
+            // The source is the destination version itself: nothing to write.
+            (Some(expected), Some(row)) if &row.revision == expected && row.id == source.id => {}
+            (Some(expected), Some(row)) if &row.revision == expected => {
+                overwritten.push(row.id);
+                replacements.push(source.id);
+            }
             _ => return Err(StoreError::Contention),
-        };
-        plan.push((source, replaced));
+        }
+        // The destination row is the source row under another package.
+        written.push(source.to_version(&copy.package)?);
     }
 
     let package_id = match &destination_package {
@@ -626,67 +659,64 @@ async fn copy_in(conn: &mut PgConnection, copy: &CopyVersions) -> Result<Vec<Pac
         }
     };
     let mut released = Vec::new();
-    let mut written = Vec::with_capacity(plan.len());
-    for (source, replaced) in plan {
-        if replaced == Some(source.id) {
-            // The source is the destination version itself: nothing to write.
-            written.push(source.to_version(&copy.package)?);
-            continue;
-        }
-        let id = if let Some(id) = replaced {
-            released.extend(asset_ids_of_version(conn, id).await?);
-            sqlx::query("DELETE FROM version_assets WHERE version_id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            sqlx::query(
-                "UPDATE package_versions SET status = $1, revision = $2, published_ms = $3, \
-                 origin_type = $4, origin_repository = $5, origin_external_connection = $6, \
-                 metadata = $7 WHERE id = $8",
-            )
-            .bind(&source.status)
-            .bind(&source.revision)
-            .bind(source.published_ms)
-            .bind(&source.origin_type)
-            .bind(&source.origin_repository)
-            .bind(&source.origin_external_connection)
-            .bind(&source.metadata)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            id
-        } else {
-            sqlx::query_scalar(
-                "INSERT INTO package_versions (package_id, version, status, revision, \
-                 published_ms, origin_type, origin_repository, origin_external_connection, \
-                 metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(package_id)
-            .bind(&source.version)
-            .bind(&source.status)
-            .bind(&source.revision)
-            .bind(source.published_ms)
-            .bind(&source.origin_type)
-            .bind(&source.origin_repository)
-            .bind(&source.origin_external_connection)
-            .bind(&source.metadata)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?
-        };
-        // The same asset rows: one domain, so nothing is added to `assets`.
-        sqlx::query(
-            "INSERT INTO version_assets (version_id, name, asset_id) \
-             SELECT $1, name, asset_id FROM version_assets WHERE version_id = $2",
+    if !overwritten.is_empty() {
+        released = sqlx::query_scalar(
+            "DELETE FROM version_assets WHERE version_id = ANY($1) RETURNING asset_id",
         )
-        .bind(id)
-        .bind(source.id)
+        .bind(&overwritten)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE package_versions AS d SET status = s.status, revision = s.revision, \
+             published_ms = s.published_ms, origin_type = s.origin_type, \
+             origin_repository = s.origin_repository, \
+             origin_external_connection = s.origin_external_connection, metadata = s.metadata \
+             FROM package_versions AS s \
+             WHERE d.package_id = $1 AND d.version = s.version AND s.id = ANY($2)",
+        )
+        .bind(package_id)
+        .bind(&replacements)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-        written.push(version_by_id(conn, id).await?.to_version(&copy.package)?);
+    }
+    // (destination, source) version ids, then the same asset rows for each: one domain, so
+    // nothing is added to `assets`.
+    let mut targets = overwritten;
+    let mut origins = replacements;
+    if !inserted.is_empty() {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO package_versions (package_id, version, status, revision, published_ms, \
+             origin_type, origin_repository, origin_external_connection, metadata) \
+             SELECT $1, version, status, revision, published_ms, origin_type, \
+             origin_repository, origin_external_connection, metadata \
+             FROM package_versions WHERE id = ANY($2) RETURNING id, version",
+        )
+        .bind(package_id)
+        .bind(&inserted)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        for (id, version) in rows {
+            targets.push(id);
+            origins.push(source_ids[version.as_str()]);
+        }
+    }
+    if !targets.is_empty() {
+        // Pairs of ids rather than a join on the version string: the planner has no statistics
+        // for rows this transaction just inserted.
+        sqlx::query(
+            "INSERT INTO version_assets (version_id, name, asset_id) \
+             SELECT m.target, va.name, va.asset_id \
+             FROM unnest($1::BIGINT[], $2::BIGINT[]) AS m (target, origin) \
+             JOIN version_assets AS va ON va.version_id = m.origin",
+        )
+        .bind(&targets)
+        .bind(&origins)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     }
     for (tag, version) in &copy.dist_tags {
         sqlx::query(

@@ -4,11 +4,11 @@
 //! writes that follow are serialized with every other write; a batch either commits whole or is
 //! dropped (rolled back) at its first error.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use reliquary_store::{
-    CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageStore,
+    CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageStore,
     PackageVersion, PublishAsset, Published, RepositoryKey, ResourceKind, Result, StoreError,
     VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
@@ -586,19 +586,56 @@ async fn put_origin_in(
         .into_package()
 }
 
+/// The rows of the named versions of one package, by version string: one query per
+/// [`CHUNK`] names.
+async fn versions_named(
+    conn: &mut SqliteConnection,
+    package_id: i64,
+    versions: &[&str],
+) -> Result<HashMap<String, VersionRow>> {
+    let mut found = HashMap::with_capacity(versions.len());
+    for chunk in versions.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {VERSION_COLUMNS} FROM package_versions WHERE package_id = "
+        ));
+        q.push_bind(package_id).push(" AND version IN (");
+        let mut names = q.separated(", ");
+        for version in chunk {
+            names.push_bind(*version);
+        }
+        q.push(")");
+        let rows: Vec<VersionRow> = q
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        found.extend(rows.into_iter().map(|row| (row.version.clone(), row)));
+    }
+    Ok(found)
+}
+
+/// Appends `(?, ?, …)` binding `ids`.
+fn push_ids(q: &mut QueryBuilder<'_, Sqlite>, ids: &[i64]) {
+    q.push("(");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    q.push(")");
+}
+
+/// CopyPackageVersions in a constant number of statements, whatever the number of versions and
+/// assets: the checks read every source and destination row in one query per repository, and
+/// the writes are `INSERT … SELECT`s from the source rows.
 async fn copy_in(conn: &mut SqliteConnection, copy: &CopyVersions) -> Result<Vec<PackageVersion>> {
     let (_, destination_id) = resolve_repository(conn, &copy.destination).await?;
     let destination_package = find_package(conn, destination_id, &copy.package).await?;
+    let plan = CopyPlan::of(copy)?;
 
     // Check every precondition before writing anything.
-    let mut plan = Vec::with_capacity(copy.items.len());
-    for item in &copy.items {
-        if item.from.domain != copy.destination.domain {
-            return Err(StoreError::InvalidState(
-                "versions can only be copied within one domain".to_owned(),
-            ));
-        }
-        let (_, source_id) = match resolve_repository(conn, &item.from).await {
+    let mut sources = HashMap::with_capacity(copy.items.len());
+    for (from, versions) in &plan.sources {
+        let (_, source_id) = match resolve_repository(conn, from).await {
             Ok(ids) => ids,
             Err(StoreError::NotFound { .. }) => return Err(StoreError::Contention),
             Err(e) => return Err(e),
@@ -606,22 +643,31 @@ async fn copy_in(conn: &mut SqliteConnection, copy: &CopyVersions) -> Result<Vec
         let source_package = find_package(conn, source_id, &copy.package)
             .await?
             .ok_or_else(contention)?;
-        let source = find_version(conn, source_package.id, &item.version)
-            .await?
-            .ok_or_else(contention)?;
+        sources.extend(versions_named(conn, source_package.id, versions).await?);
+    }
+    let mut existing = match &destination_package {
+        Some(package) => versions_named(conn, package.id, &plan.versions).await?,
+        None => HashMap::new(),
+    };
+    let mut written = Vec::with_capacity(copy.items.len());
+    let mut inserted = Vec::new();
+    let mut overwritten = Vec::new();
+    for item in &copy.items {
+        let source = sources.remove(&item.version).ok_or_else(contention)?;
         if source.revision != item.expected_revision || !source.status()?.copyable() {
             return Err(StoreError::Contention);
         }
-        let existing = match &destination_package {
-            Some(package) => find_version(conn, package.id, &item.version).await?,
-            None => None,
-        };
-        let replaced = match (&item.replaces, existing) {
-            (None, None) => None,
-            (Some(expected), Some(row)) if &row.revision == expected => Some(row.id),
+        match (&item.replaces, existing.remove(&item.version)) {
+            (None, None) => inserted.push(source.id),
+            // The source is the destination version itself: nothing to write.
+            (Some(expected), Some(row)) if &row.revision == expected && row.id == source.id => {}
+            (Some(expected), Some(row)) if &row.revision == expected => {
+                overwritten.push((row.id, source.id));
+            }
             _ => return Err(StoreError::Contention),
-        };
-        plan.push((source, replaced));
+        }
+        // The destination row is the source row under another package.
+        written.push(source.to_version(&copy.package)?);
     }
 
     let package_id = match &destination_package {
@@ -631,67 +677,60 @@ async fn copy_in(conn: &mut SqliteConnection, copy: &CopyVersions) -> Result<Vec
         }
     };
     let mut released = Vec::new();
-    let mut written = Vec::with_capacity(plan.len());
-    for (source, replaced) in plan {
-        if replaced == Some(source.id) {
-            // The source is the destination version itself: nothing to write.
-            written.push(source.to_version(&copy.package)?);
-            continue;
-        }
-        let id = if let Some(id) = replaced {
-            released.extend(asset_ids_of_version(conn, id).await?);
-            sqlx::query("DELETE FROM version_assets WHERE version_id = ?")
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            sqlx::query(
-                "UPDATE package_versions SET status = ?, revision = ?, published_ms = ?, \
-                 origin_type = ?, origin_repository = ?, origin_external_connection = ?, \
-                 metadata = ? WHERE id = ?",
-            )
-            .bind(&source.status)
-            .bind(&source.revision)
-            .bind(source.published_ms)
-            .bind(&source.origin_type)
-            .bind(&source.origin_repository)
-            .bind(&source.origin_external_connection)
-            .bind(&source.metadata)
-            .bind(id)
-            .execute(&mut *conn)
+    for chunk in overwritten.chunks(CHUNK) {
+        let targets: Vec<i64> = chunk.iter().map(|(target, _)| *target).collect();
+        let replacements: Vec<i64> = chunk.iter().map(|(_, source)| *source).collect();
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM version_assets WHERE version_id IN ");
+        push_ids(&mut q, &targets);
+        q.push(" RETURNING asset_id");
+        let ids: Vec<i64> = q
+            .build_query_scalar()
+            .fetch_all(&mut *conn)
             .await
             .map_err(db_err)?;
-            id
-        } else {
-            sqlx::query_scalar(
-                "INSERT INTO package_versions (package_id, version, status, revision, \
-                 published_ms, origin_type, origin_repository, origin_external_connection, \
-                 metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(package_id)
-            .bind(&source.version)
-            .bind(&source.status)
-            .bind(&source.revision)
-            .bind(source.published_ms)
-            .bind(&source.origin_type)
-            .bind(&source.origin_repository)
-            .bind(&source.origin_external_connection)
-            .bind(&source.metadata)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?
-        };
-        // The same asset rows: one domain, so nothing is added to `assets`.
-        sqlx::query(
+        released.extend(ids);
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE package_versions AS d SET status = s.status, revision = s.revision, \
+             published_ms = s.published_ms, origin_type = s.origin_type, \
+             origin_repository = s.origin_repository, \
+             origin_external_connection = s.origin_external_connection, metadata = s.metadata \
+             FROM package_versions AS s WHERE d.package_id = ",
+        );
+        q.push_bind(package_id)
+            .push(" AND d.version = s.version AND s.id IN ");
+        push_ids(&mut q, &replacements);
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    for chunk in inserted.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO package_versions (package_id, version, status, revision, published_ms, \
+             origin_type, origin_repository, origin_external_connection, metadata) SELECT ",
+        );
+        q.push_bind(package_id).push(
+            ", version, status, revision, published_ms, origin_type, origin_repository, \
+             origin_external_connection, metadata FROM package_versions WHERE id IN ",
+        );
+        push_ids(&mut q, chunk);
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    // The same asset rows: one domain, so nothing is added to `assets`.
+    let copied: Vec<i64> = inserted
+        .iter()
+        .copied()
+        .chain(overwritten.iter().map(|(_, source)| *source))
+        .collect();
+    for chunk in copied.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO version_assets (version_id, name, asset_id) \
-             SELECT ?, name, asset_id FROM version_assets WHERE version_id = ?",
-        )
-        .bind(id)
-        .bind(source.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        written.push(version_by_id(conn, id).await?.to_version(&copy.package)?);
+             SELECT d.id, va.name, va.asset_id FROM package_versions AS s \
+             JOIN package_versions AS d ON d.package_id = ",
+        );
+        q.push_bind(package_id).push(
+            " AND d.version = s.version \
+             JOIN version_assets AS va ON va.version_id = s.id WHERE s.id IN ",
+        );
+        push_ids(&mut q, chunk);
+        q.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     for (tag, version) in &copy.dist_tags {
         sqlx::query(

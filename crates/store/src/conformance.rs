@@ -116,6 +116,7 @@ macro_rules! conformance_tests {
             copy_versions_new_and_replace,
             copy_versions_preconditions,
             copy_versions_dist_tags_and_package_origin,
+            copy_versions_from_several_sources_at_once,
             concurrent_publish_same_version,
             concurrent_copies_into_one_destination,
             repository_delete_with_packages,
@@ -3260,6 +3261,79 @@ pub async fn copy_versions_preconditions(store: Arc<dyn Store>) {
             ))
             .await,
         Err(not_found(ResourceKind::Repository, "nope"))
+    );
+}
+
+/// includeFromUpstream: one copy reads versions from several repositories, and may create some
+/// versions while it replaces others; the store writes them all in one transaction.
+pub async fn copy_versions_from_several_sources_at_once(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    make_repository(&*store, &k, "up", &[]).await;
+    let up = repository_key(&k, "up");
+    let pkg = generic("multi");
+    let mut own = Vec::new();
+    for version in ["1", "2", "3"] {
+        let content = format!("src-{version}");
+        own.push(
+            publish(&*store, &src, &pkg, version, asset("a", &content), false)
+                .await
+                .version,
+        );
+    }
+    let upstream_only = publish(&*store, &up, &pkg, "4", asset("a", "up-4"), false)
+        .await
+        .version;
+    let stale = publish(&*store, &dst, &pkg, "2", asset("a", "old-2"), false)
+        .await
+        .version;
+    let items = vec![
+        copy_item(&src, &own[0], None),
+        copy_item(&src, &own[1], Some(&stale.revision)),
+        copy_item(&up, &upstream_only, None),
+        copy_item(&src, &own[2], None),
+    ];
+    let written = store
+        .copy_versions(copy_request(&dst, &pkg, items.clone()))
+        .await
+        .expect("copy");
+    assert_eq!(
+        written,
+        vec![
+            own[0].clone(),
+            own[1].clone(),
+            upstream_only.clone(),
+            own[2].clone()
+        ]
+    );
+    for (version, content) in [
+        ("1", "src-1"),
+        ("2", "src-2"),
+        ("3", "src-3"),
+        ("4", "up-4"),
+    ] {
+        let copied = existing_version(&*store, &dst, &pkg, version).await;
+        assert_eq!(copied.assets, vec![asset("a", content)], "{version}");
+    }
+    assert_eq!(
+        existing_version(&*store, &dst, &pkg, "4").await.version,
+        upstream_only
+    );
+    assert_eq!(unreferenced(&*store, &["old-2"]).await, shas(&["old-2"]));
+
+    // A version named twice is refused whole.
+    let twice = vec![
+        copy_item(&src, &own[0], None),
+        copy_item(&up, &upstream_only, None),
+    ];
+    let mut twice = copy_request(&repository_key(&k, "up"), &pkg, twice);
+    twice.items.push(twice.items[0].clone());
+    assert!(matches!(
+        store.copy_versions(twice).await,
+        Err(StoreError::InvalidState(_))
+    ));
+    assert_eq!(
+        version_names(&all_versions(&*store, &up, &pkg).await),
+        ["4"]
     );
 }
 

@@ -12,9 +12,9 @@ pub mod conformance;
 mod packages;
 
 pub use packages::{
-    CopyItem, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageStore,
-    PackageVersion, PublishAsset, Published, RepositoryKey, VersionAction, VersionChange,
-    VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
+    CopyItem, CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter,
+    PackageStore, PackageVersion, PublishAsset, Published, RepositoryKey, VersionAction,
+    VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;

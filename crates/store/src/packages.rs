@@ -161,6 +161,43 @@ pub struct CopyVersions {
     pub dist_tags: Vec<(String, String)>,
 }
 
+/// The reads a backend makes to check a [`CopyVersions`]: the versions to read from each
+/// source repository (one, or several with includeFromUpstream), and every version named.
+#[derive(Debug)]
+pub struct CopyPlan<'a> {
+    pub sources: Vec<(&'a RepositoryKey, Vec<&'a str>)>,
+    pub versions: Vec<&'a str>,
+}
+
+impl<'a> CopyPlan<'a> {
+    /// # Errors
+    /// `InvalidState` for a source in another domain or a version named twice.
+    pub fn of(copy: &'a CopyVersions) -> Result<Self> {
+        let mut sources: Vec<(&RepositoryKey, Vec<&str>)> = Vec::new();
+        let mut versions = Vec::with_capacity(copy.items.len());
+        let mut seen = std::collections::HashSet::with_capacity(copy.items.len());
+        for item in &copy.items {
+            if item.from.domain != copy.destination.domain {
+                return Err(crate::StoreError::InvalidState(
+                    "versions can only be copied within one domain".to_owned(),
+                ));
+            }
+            if !seen.insert(item.version.as_str()) {
+                return Err(crate::StoreError::InvalidState(format!(
+                    "version {} is copied twice",
+                    item.version
+                )));
+            }
+            versions.push(item.version.as_str());
+            match sources.iter_mut().find(|(from, _)| **from == item.from) {
+                Some((_, named)) => named.push(item.version.as_str()),
+                None => sources.push((&item.from, vec![item.version.as_str()])),
+            }
+        }
+        Ok(Self { sources, versions })
+    }
+}
+
 /// A version fetched from a public registry through an external connection (origin EXTERNAL).
 #[derive(Debug, Clone)]
 pub struct IngestVersion {

@@ -1,6 +1,6 @@
 """CopyPackageVersions latency, and its independence from the assets' size.
 
-    .venv/bin/python bench/copy.py [--backend sqlite|postgres|both] [--iterations N]
+    .venv/bin/python bench/copy_versions.py [--backend sqlite|postgres|both] [--iterations N]
                                    [--large-mib 50] [--large-per-version 1] [--workdir DIR]
 
 Per backend, one release `reliquary serve` (SQLite: fresh temp data dir; PostgreSQL: a fresh
@@ -29,29 +29,22 @@ Prints markdown tables and writes bench/results/copy.md (--output NAME: bench/re
 
 from __future__ import annotations
 
-import os
 import sys
 
-# This file is named like the standard library's `copy` module (which dataclasses, boto3... import):
-# take its directory off the front of sys.path so that `import copy` finds the real one, and put it
-# back at the end so that `import common` still works.
-_BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _BENCH] + [_BENCH]
+import argparse
+import contextlib
+import hashlib
+import subprocess
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import hashlib  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+from common import KIB, MIB, Conditions, mean, percentile, release_binary, table, write_results
 
-from common import KIB, MIB, Conditions, mean, percentile, release_binary, table, write_results  # noqa: E402
-
-import support  # noqa: E402  (put on sys.path by common)
-from test_durability import body_chunks  # noqa: E402  tests/e2e: reproducible incompressible 1 MiB chunks
+import support  # (put on sys.path by common)
+from test_durability import body_chunks  # tests/e2e: reproducible incompressible 1 MiB chunks
 
 PACKAGE = "pkg"
 VERSIONS = [f"1.0.{i}" for i in range(100)]
@@ -257,7 +250,7 @@ def report(results: list[BackendResult], args: argparse.Namespace, conditions: C
         ])
     setup_rows = [[r.backend, f"{r.publish_small_s:.1f}", f"{r.publish_large_s:.1f}",
                    f"{len(VERSIONS) * large_count * large_mib / r.large_uploads_s:.0f}"] for r in results]
-    command = " ".join(["bench/copy.py"] + sys.argv[1:])
+    command = " ".join(["bench/copy_versions.py"] + sys.argv[1:])
     return "\n".join([
         f"### CopyPackageVersions: 100 versions x 10 assets (`{command}`)",
         "",
