@@ -252,6 +252,33 @@ def test_packuments_full_and_abbreviated(client, domain, registry):
     assert_npm_error(http_get(packument_url(endpoint, "no-such-package"), token), 404)
 
 
+def test_packuments_carry_an_etag_and_answer_304_when_unchanged(registry):
+    """npm revalidates its cached packuments with If-None-Match on every install (compatibility N19)."""
+    endpoint, token = registry.registry, registry.token
+    tgz, manifest = make_tarball("cached", "1.0.0")
+    assert put_publish(endpoint, token, manifest, tgz).status_code in (200, 201)
+    url = packument_url(endpoint, "cached")
+
+    first = http_get(url, token, accept=ABBREVIATED_ACCEPT)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and etag.endswith('"')
+    again = http_get(url, token, accept=ABBREVIATED_ACCEPT, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
+    weak = http_get(url, token, accept=ABBREVIATED_ACCEPT, headers={"If-None-Match": f'"other", W/{etag}'})
+    assert weak.status_code == 304
+    # The full document is another representation, with its own tag.
+    full = http_get(url, token, accept="application/json", headers={"If-None-Match": etag})
+    assert full.status_code == 200 and full.headers["ETag"] != etag
+
+    tgz, manifest = make_tarball("cached", "1.1.0")
+    assert put_publish(endpoint, token, manifest, tgz).status_code in (200, 201)
+    changed = http_get(url, token, accept=ABBREVIATED_ACCEPT, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert set(changed.json()["versions"]) == {"1.0.0", "1.1.0"}
+    # Revalidation needs the token like any other read.
+    assert_npm_error(http_get(url, None, headers={"If-None-Match": changed.headers["ETag"]}), 401)
+
+
 def test_each_token_scheme_is_accepted(registry):
     endpoint, token = registry.registry, registry.token
     tgz, manifest = make_tarball("demo", "1.0.0")

@@ -60,11 +60,13 @@ pub trait ExternalRegistry: Send + Sync {
     ) -> std::result::Result<Bytes, ExternalError>;
 }
 
-/// A rendered packument, full and abbreviated.
-#[derive(Debug, Clone)]
-pub struct Packument {
-    pub full: serde_json::Value,
-    pub abbreviated: serde_json::Value,
+/// Which packument document to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packument {
+    /// The whole document (`application/json`).
+    Full,
+    /// What `npm install` asks for (`application/vnd.npm.install-v1+json`).
+    Abbreviated,
 }
 
 fn npm_not_found(full_name: &str) -> Error {
@@ -128,17 +130,21 @@ impl Service {
         repository: &RepositoryKey,
         scope: Option<&str>,
         name: &str,
-    ) -> Result<Packument> {
+        shape: Packument,
+    ) -> Result<serde_json::Value> {
         let key = npm_key(scope, name);
         let full_name = format::full_name(scope, name);
         let mut versions: BTreeMap<String, Visible> = BTreeMap::new();
         let mut tags: BTreeMap<String, String> = BTreeMap::new();
         let mut found = false;
-        let own_block = self
+        let published = Some(VersionStatus::Published);
+        let mut own = self
             .store()
-            .package(repository, &key)
-            .await?
-            .is_some_and(|p| p.origin.upstream == Allow::Block);
+            .package_listing(repository, &key, published)
+            .await?;
+        let own_block = own
+            .as_ref()
+            .is_some_and(|l| l.package.origin.upstream == Allow::Block);
         for (index, (repo, connection)) in self
             .npm_search_order(repository)
             .await?
@@ -148,27 +154,25 @@ impl Service {
             if index > 0 && own_block {
                 break;
             }
-            if self.store().package(&repo, &key).await?.is_some() {
+            let listing = if index == 0 {
+                own.take()
+            } else {
+                self.store().package_listing(&repo, &key, published).await?
+            };
+            if let Some(listing) = listing {
                 found = true;
-                let filter = VersionFilter {
-                    status: Some(VersionStatus::Published),
-                    origin_type: None,
-                };
-                let listed = self
-                    .store()
-                    .list_versions(&repo, &key, &filter, VersionOrder::Version, None, u32::MAX)
-                    .await?;
-                for v in listed {
-                    versions
-                        .entry(v.version.clone())
-                        .or_insert_with(|| Visible {
-                            version: v.version.clone(),
-                            manifest: v.metadata.extra.clone(),
-                            metadata: v.metadata.clone(),
+                for v in listing.versions {
+                    versions.entry(v.version.clone()).or_insert_with(|| {
+                        let mut metadata = v.metadata;
+                        Visible {
+                            version: v.version,
+                            manifest: metadata.extra.take(),
+                            metadata,
                             published: v.published,
-                        });
+                        }
+                    });
                 }
-                tags.extend(self.store().dist_tags(&repo, &key).await?);
+                tags.extend(listing.dist_tags);
             }
             if let Some(connection) = connection {
                 match self.externals().npm_packument(connection, &full_name).await {
@@ -223,9 +227,9 @@ impl Service {
                 }
             })
             .collect();
-        Ok(Packument {
-            full: format::packument(&full_name, &listing, &tags),
-            abbreviated: format::abbreviated_packument(&full_name, &listing, &tags),
+        Ok(match shape {
+            Packument::Full => format::packument(&full_name, &listing, &tags),
+            Packument::Abbreviated => format::abbreviated_packument(&full_name, &listing, &tags),
         })
     }
 
@@ -701,9 +705,10 @@ impl Service {
         scope: Option<&str>,
         name: &str,
     ) -> Result<serde_json::Value> {
-        let packument = self.npm_packument(repository, scope, name).await?;
+        let packument = self
+            .npm_packument(repository, scope, name, Packument::Abbreviated)
+            .await?;
         Ok(packument
-            .full
             .get("dist-tags")
             .cloned()
             .unwrap_or_else(|| serde_json::json!({})))

@@ -9,8 +9,8 @@ use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use reliquary_blob::{BlobError, BlobReader};
 use reliquary_store::{
     CopyItem, CopyVersions, DomainKey, Package, PackageCursor, PackageFilter, PackageVersion,
-    PublishAsset, RepositoryFilter, RepositoryKey, ResourceKind, StoreError, VersionAction,
-    VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
+    PublishAsset, Repository, RepositoryFilter, RepositoryKey, ResourceKind, StoreError,
+    VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
 use reliquary_types::{
     Asset, AssetHashes, OriginRestrictions, PackageFormat, PackageKey, RepositoryName, Timestamp,
@@ -1070,12 +1070,32 @@ impl Service {
         &self,
         start: &RepositoryKey,
     ) -> Result<Vec<RepositoryKey>> {
+        Ok(self
+            .upstream_graph(start)
+            .await?
+            .iter()
+            .map(repository_key_of)
+            .collect())
+    }
+
+    /// The records of the repository and its upstreams, in search order (depth-first in list
+    /// order, at most 25). A repository without upstreams costs one read, not a domain listing.
+    ///
+    /// # Errors
+    /// `NotFound` (domain, repository).
+    pub(crate) async fn upstream_graph(&self, start: &RepositoryKey) -> Result<Vec<Repository>> {
+        let first = self
+            .describe_repository_by_key(&start.domain, &start.name)
+            .await?;
+        if first.upstreams.is_empty() {
+            return Ok(vec![first]);
+        }
         let filter = RepositoryFilter {
             domain: Some(start.domain.clone()),
             administrator: None,
             name_prefix: None,
         };
-        let mut graph = BTreeMap::new();
+        let mut records = BTreeMap::new();
         let mut after = None;
         loop {
             let page = self
@@ -1089,28 +1109,27 @@ impl Service {
                 domain_name: last.domain.name.to_string(),
             });
             for repository in page {
-                graph.insert(
-                    repository.name.to_string(),
+                records.insert(repository.name.to_string(), repository);
+            }
+        }
+        records.insert(first.name.to_string(), first);
+        let graph: BTreeMap<String, Vec<String>> = records
+            .iter()
+            .map(|(name, repository)| {
+                (
+                    name.clone(),
                     repository
                         .upstreams
                         .iter()
                         .map(ToString::to_string)
-                        .collect::<Vec<_>>(),
-                );
-            }
-        }
-        search_order(&graph, start.name.as_str())
-            .into_iter()
-            .map(|name| {
-                let name = RepositoryName::parse(&name).map_err(|_| Error::Internal {
-                    message: "Internal error".into(),
-                })?;
-                Ok(RepositoryKey {
-                    domain: start.domain.clone(),
-                    name,
-                })
+                        .collect(),
+                )
             })
-            .collect()
+            .collect();
+        Ok(search_order(&graph, start.name.as_str())
+            .into_iter()
+            .filter_map(|name| records.remove(&name))
+            .collect())
     }
 
     /// Stores bytes already in memory (npm tarballs) as a committed blob.
@@ -1187,6 +1206,13 @@ impl Service {
                 return Ok(removed);
             }
         }
+    }
+}
+
+pub(crate) fn repository_key_of(repository: &Repository) -> RepositoryKey {
+    RepositoryKey {
+        domain: repository.domain.clone(),
+        name: repository.name.clone(),
     }
 }
 

@@ -609,16 +609,13 @@ impl Service {
         which: ExternalConnection,
     ) -> Result<Vec<(RepositoryKey, Option<ExternalConnection>)>> {
         let mut order = Vec::new();
-        for key in self.upstream_search_order(repository).await? {
-            let described = self
-                .describe_repository_by_key(&key.domain, &key.name)
-                .await?;
+        for described in self.upstream_graph(repository).await? {
             let connection = described
                 .external_connections
                 .iter()
                 .filter_map(|c| ExternalConnection::parse(c))
                 .find(|c| *c == which);
-            order.push((key, connection));
+            order.push((crate::packages::repository_key_of(&described), connection));
         }
         Ok(order)
     }

@@ -7,10 +7,11 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use reliquary_core::{Error, Service};
+use reliquary_core::{Error, Packument, Service};
 use reliquary_formats::npm as format;
 use reliquary_store::RepositoryKey;
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
 
@@ -162,23 +163,28 @@ async fn serve(
             let scope = scope.as_deref();
             match (&method, remainder) {
                 (&Method::GET | &Method::HEAD, []) => {
-                    let accept = request
-                        .headers()
-                        .get(header::ACCEPT)
-                        .and_then(|v| v.to_str().ok());
-                    let packument = service.npm_packument(&repo, scope, &unscoped).await?;
-                    if format::wants_abbreviated(accept) {
-                        let mut response = json_body(&packument.abbreviated).into_response();
-                        response.headers_mut().insert(
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static("application/vnd.npm.install-v1+json"),
-                        );
-                        Ok(response)
+                    let headers = request.headers();
+                    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+                    let shape = if format::wants_abbreviated(accept) {
+                        Packument::Abbreviated
                     } else {
-                        let mut full = packument.full;
-                        full["_rev"] = json!("1-0");
-                        Ok(json_body(&full).into_response())
-                    }
+                        Packument::Full
+                    };
+                    let mut document = service
+                        .npm_packument(&repo, scope, &unscoped, shape)
+                        .await?;
+                    let content_type = match shape {
+                        Packument::Abbreviated => "application/vnd.npm.install-v1+json",
+                        Packument::Full => {
+                            document["_rev"] = json!("1-0");
+                            "application/json"
+                        }
+                    };
+                    Ok(packument_response(
+                        &document,
+                        content_type,
+                        headers.get(header::IF_NONE_MATCH),
+                    ))
                 }
                 (&Method::PUT, [] | ["-rev", _]) => {
                     let body = axum::body::to_bytes(request.into_body(), MAX_PUBLISH_BYTES)
@@ -226,6 +232,37 @@ async fn serve(
             }
         }
     }
+}
+
+/// A packument with a strong ETag (a hash of its bytes), or 304 Not Modified when the client's
+/// `If-None-Match` names it: npm revalidates every cached packument this way on an install.
+fn packument_response(
+    document: &serde_json::Value,
+    content_type: &'static str,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    let body = serde_json::to_vec(document).unwrap_or_default();
+    let digest = Sha256::digest(&body);
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let etag_value = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let not_modified = if_none_match
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|list| {
+            list.split(',').map(str::trim).any(|candidate| {
+                candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+            })
+        });
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = body.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    };
+    response.headers_mut().insert(header::ETAG, etag_value);
+    response
 }
 
 /// `name-1.2.3.tgz` → `1.2.3`.

@@ -9,9 +9,10 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use reliquary_store::{
-    CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageStore,
-    PackageVersion, PublishAsset, Published, RepositoryKey, ResourceKind, Result, StoreError,
-    VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
+    CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageListing,
+    PackageStore, PackageVersion, PublishAsset, Published, RepositoryKey, ResourceKind, Result,
+    StoreError, VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder,
+    VersionWithAssets,
 };
 use reliquary_types::{
     Allow, Asset, AssetHashes, OriginRestrictions, OriginType, PackageFormat, PackageKey,
@@ -183,6 +184,66 @@ async fn find_package(
     .fetch_optional(conn)
     .await
     .map_err(db_err)
+}
+
+/// The repository's id and its package row, in one query; `NotFound` (domain, then repository)
+/// like [`resolve_repository`].
+async fn lookup_package(
+    conn: &mut PgConnection,
+    repository: &RepositoryKey,
+    key: &PackageKey,
+) -> Result<(i64, Option<PackageRow>)> {
+    type Found = (
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT r.id AS repository_id, p.id, p.format, p.namespace, p.name, p.publish, \
+         p.upstream FROM domains d \
+         LEFT JOIN repositories r ON r.domain_id = d.id AND r.name = $1 \
+         LEFT JOIN packages p ON p.repository_id = r.id AND p.format = $2 \
+         AND p.namespace = $3 AND p.name = $4 \
+         WHERE d.owner = $5 AND d.name = $6",
+    )
+    .bind(repository.name.as_str())
+    .bind(key.format.as_str())
+    .bind(namespace_of(key))
+    .bind(&key.name)
+    .bind(repository.domain.owner.as_str())
+    .bind(repository.domain.name.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    match found {
+        None => Err(domain_not_found(&repository.domain)),
+        Some((None, ..)) => Err(repository_not_found(&repository.name)),
+        Some((Some(repository_id), id, format, namespace, name, publish, upstream)) => {
+            let package = match (id, format, namespace, name, publish, upstream) {
+                (
+                    Some(id),
+                    Some(format),
+                    Some(namespace),
+                    Some(name),
+                    Some(publish),
+                    Some(upstream),
+                ) => Some(PackageRow {
+                    id,
+                    format,
+                    namespace,
+                    name,
+                    publish,
+                    upstream,
+                }),
+                _ => None,
+            };
+            Ok((repository_id, package))
+        }
+    }
 }
 
 async fn insert_package(
@@ -962,9 +1023,9 @@ impl PackageStore for PostgresStore {
         package: &PackageKey,
     ) -> Result<Option<Package>> {
         let mut tx = self.read().await?;
-        let (_, repository_id) = resolve_repository(&mut tx, repository).await?;
-        find_package(&mut tx, repository_id, package)
+        lookup_package(&mut tx, repository, package)
             .await?
+            .1
             .map(PackageRow::into_package)
             .transpose()
     }
@@ -1023,8 +1084,7 @@ impl PackageStore for PostgresStore {
         version: &str,
     ) -> Result<Option<VersionWithAssets>> {
         let mut tx = self.read().await?;
-        let (_, repository_id) = resolve_repository(&mut tx, repository).await?;
-        let Some(package_row) = find_package(&mut tx, repository_id, package).await? else {
+        let (_, Some(package_row)) = lookup_package(&mut tx, repository, package).await? else {
             return Ok(None);
         };
         let Some(row) = find_version(&mut tx, package_row.id, version).await? else {
@@ -1047,8 +1107,7 @@ impl PackageStore for PostgresStore {
         limit: u32,
     ) -> Result<Vec<PackageVersion>> {
         let mut tx = self.read().await?;
-        let (_, repository_id) = resolve_repository(&mut tx, repository).await?;
-        let Some(package_row) = find_package(&mut tx, repository_id, package).await? else {
+        let (_, Some(package_row)) = lookup_package(&mut tx, repository, package).await? else {
             return Ok(Vec::new());
         };
         let mut q = QueryBuilder::<Postgres>::new(format!(
@@ -1146,14 +1205,48 @@ impl PackageStore for PostgresStore {
         Ok(written)
     }
 
+    async fn package_listing(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        status: Option<VersionStatus>,
+    ) -> Result<Option<PackageListing>> {
+        let mut tx = self.read().await?;
+        let (_, Some(package_row)) = lookup_package(&mut tx, repository, package).await? else {
+            return Ok(None);
+        };
+        let rows: Vec<VersionRow> = sqlx::query_as(&format!(
+            "SELECT {VERSION_COLUMNS} FROM package_versions \
+             WHERE package_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY version"
+        ))
+        .bind(package_row.id)
+        .bind(status.map(VersionStatus::as_str))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let dist_tags =
+            sqlx::query_as("SELECT tag, version FROM dist_tags WHERE package_id = $1 ORDER BY tag")
+                .bind(package_row.id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        Ok(Some(PackageListing {
+            versions: rows
+                .iter()
+                .map(|row| row.to_version(package))
+                .collect::<Result<_>>()?,
+            package: package_row.into_package()?,
+            dist_tags,
+        }))
+    }
+
     async fn dist_tags(
         &self,
         repository: &RepositoryKey,
         package: &PackageKey,
     ) -> Result<Vec<(String, String)>> {
         let mut tx = self.read().await?;
-        let (_, repository_id) = resolve_repository(&mut tx, repository).await?;
-        let Some(package_row) = find_package(&mut tx, repository_id, package).await? else {
+        let (_, Some(package_row)) = lookup_package(&mut tx, repository, package).await? else {
             return Ok(Vec::new());
         };
         sqlx::query_as("SELECT tag, version FROM dist_tags WHERE package_id = $1 ORDER BY tag")

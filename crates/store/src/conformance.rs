@@ -121,6 +121,7 @@ macro_rules! conformance_tests {
             concurrent_copies_into_one_destination,
             repository_delete_with_packages,
             dist_tags_set_repoint_and_remove,
+            package_listing_reads_versions_and_tags_at_once,
             dist_tags_go_with_their_version_and_package,
             update_version_metadata_changes_revision,
             ingest_creates_an_external_version,
@@ -3617,6 +3618,91 @@ fn ingest_request(
         external_connection: CONNECTION.to_owned(),
         published: Timestamp(T0 + 5_000),
     }
+}
+
+pub async fn package_listing_reads_versions_and_tags_at_once(store: Arc<dyn Store>) {
+    let (k, src, dst) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, Some("scope"), "listed");
+    let mut published = Vec::new();
+    for version in ["1.0.0", "2.0.0", "1.5.0"] {
+        published.push(
+            publish(
+                &*store,
+                &src,
+                &pkg,
+                version,
+                asset("package.tgz", version),
+                false,
+            )
+            .await
+            .version,
+        );
+    }
+    publish(
+        &*store,
+        &src,
+        &pkg,
+        "3.0.0",
+        asset("package.tgz", "3"),
+        true,
+    )
+    .await;
+    set_tag(&*store, &src, &pkg, "next", "2.0.0").await;
+    set_tag(&*store, &src, &pkg, "latest", "1.5.0").await;
+
+    let listing = store
+        .package_listing(&src, &pkg, Some(VersionStatus::Published))
+        .await
+        .expect("listing")
+        .expect("package exists");
+    assert_eq!(
+        listing.package,
+        store
+            .package(&src, &pkg)
+            .await
+            .expect("read")
+            .expect("exists")
+    );
+    assert_eq!(
+        version_names(&listing.versions),
+        ["1.0.0", "1.5.0", "2.0.0"]
+    );
+    assert_eq!(listing.versions[0], published[0]);
+    assert_eq!(
+        listing.dist_tags,
+        tags(&[("latest", "1.5.0"), ("next", "2.0.0")])
+    );
+    let everything = store
+        .package_listing(&src, &pkg, None)
+        .await
+        .expect("listing")
+        .expect("package exists");
+    assert_eq!(
+        version_names(&everything.versions),
+        ["1.0.0", "1.5.0", "2.0.0", "3.0.0"]
+    );
+
+    assert_eq!(store.package_listing(&dst, &pkg, None).await, Ok(None));
+    assert_eq!(
+        store
+            .package_listing(&repository_key(&k, "nope"), &pkg, None)
+            .await,
+        Err(not_found(ResourceKind::Repository, "nope"))
+    );
+    assert_eq!(
+        store
+            .package_listing(&repository_key(&key(OWNER, "nodomain"), "src"), &pkg, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| matches!(
+                e,
+                StoreError::NotFound {
+                    kind: ResourceKind::Domain,
+                    ..
+                }
+            )),
+        Err(true)
+    );
 }
 
 pub async fn dist_tags_set_repoint_and_remove(store: Arc<dyn Store>) {

@@ -13,8 +13,8 @@ mod packages;
 
 pub use packages::{
     CopyItem, CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter,
-    PackageStore, PackageVersion, PublishAsset, Published, RepositoryKey, VersionAction,
-    VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
+    PackageListing, PackageStore, PackageVersion, PublishAsset, Published, RepositoryKey,
+    VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -46,6 +46,17 @@ pub struct VersionWithAssets {
     pub assets: Vec<Asset>,
 }
 
+/// One repository's view of a package, as the format endpoints render it (an npm packument, a
+/// PyPI project page): read in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageListing {
+    pub package: Package,
+    /// Those with the requested status (all if none was given), ordered by version string.
+    pub versions: Vec<PackageVersion>,
+    /// npm dist-tags, ordered by tag.
+    pub dist_tags: Vec<(String, String)>,
+}
+
 /// One asset uploaded into a version (PublishPackageVersion, and native publishes later).
 #[derive(Debug, Clone)]
 pub struct PublishAsset {
@@ -285,6 +296,15 @@ pub trait PackageStore: Send + Sync {
     /// Each copied version keeps the source's status, revision, origin, metadata, published
     /// time and asset references. Returns the destination versions written.
     async fn copy_versions(&self, copy: CopyVersions) -> Result<Vec<PackageVersion>>;
+
+    /// The package with its versions (of `status`, or all) and dist-tags, in one read; `None`
+    /// if the repository has no such package. `NotFound` (domain, repository).
+    async fn package_listing(
+        &self,
+        repository: &RepositoryKey,
+        package: &PackageKey,
+        status: Option<VersionStatus>,
+    ) -> Result<Option<PackageListing>>;
 
     /// npm dist-tags of the package, ordered by tag.
     async fn dist_tags(
