@@ -14,6 +14,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reliquary_store::sql::corrupt;
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
     RepositoryCursor, RepositoryFilter, RepositoryStore, RepositoryUpdate, ResourceKind, Result,
@@ -159,10 +160,6 @@ fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
         },
         other => StoreError::Internal(format!("migration failed: {other}")),
     }
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(format!("stored {what} is invalid: {e}"))
 }
 
 fn domain_not_found(key: &DomainKey) -> StoreError {

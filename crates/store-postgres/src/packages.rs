@@ -8,6 +8,10 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use reliquary_store::sql::{
+    AssetRow, PACKAGE_COLUMNS, PackageLookup, PackageRow, VERSION_COLUMNS, VersionRow, asset_size,
+    metadata_json, namespace_of,
+};
 use reliquary_store::{
     CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageListing,
     PackageStore, PackageVersion, PublishAsset, Published, RepositoryKey, ResourceKind, Result,
@@ -15,134 +19,16 @@ use reliquary_store::{
     VersionWithAssets,
 };
 use reliquary_types::{
-    Allow, Asset, AssetHashes, OriginRestrictions, OriginType, PackageFormat, PackageKey,
-    Timestamp, VersionMetadata, VersionOrigin, VersionStatus, revision,
+    Allow, Asset, OriginRestrictions, OriginType, PackageKey, VersionMetadata, VersionStatus,
+    revision,
 };
 use sqlx::postgres::PgConnection;
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::{
-    PostgresStore, corrupt, db_err, domain_not_found, lock_domain, repository_not_found, retrying,
-};
-
-// ---------------------------------------------------------------------------------------------
-// Rows
-
-#[derive(sqlx::FromRow)]
-struct PackageRow {
-    id: i64,
-    format: String,
-    namespace: String,
-    name: String,
-    publish: String,
-    upstream: String,
-}
-
-impl PackageRow {
-    fn into_package(self) -> Result<Package> {
-        let format = PackageFormat::parse(&self.format)
-            .ok_or_else(|| corrupt("package format", &self.format))?;
-        Ok(Package {
-            key: PackageKey {
-                format,
-                namespace: (!self.namespace.is_empty()).then_some(self.namespace),
-                name: self.name,
-            },
-            origin: OriginRestrictions {
-                publish: parse_allow(&self.publish)?,
-                upstream: parse_allow(&self.upstream)?,
-            },
-        })
-    }
-}
-
-fn parse_allow(value: &str) -> Result<Allow> {
-    Allow::parse(value).ok_or_else(|| corrupt("origin restriction", value))
-}
-
-const PACKAGE_COLUMNS: &str = "id, format, namespace, name, publish, upstream";
-
-#[derive(sqlx::FromRow)]
-struct VersionRow {
-    id: i64,
-    version: String,
-    status: String,
-    revision: String,
-    published_ms: i64,
-    origin_type: String,
-    origin_repository: Option<String>,
-    origin_external_connection: Option<String>,
-    metadata: String,
-}
-
-impl VersionRow {
-    fn status(&self) -> Result<VersionStatus> {
-        VersionStatus::parse(&self.status).ok_or_else(|| corrupt("version status", &self.status))
-    }
-
-    fn to_version(&self, package: &PackageKey) -> Result<PackageVersion> {
-        Ok(PackageVersion {
-            package: package.clone(),
-            version: self.version.clone(),
-            status: self.status()?,
-            revision: self.revision.clone(),
-            published: Timestamp(self.published_ms),
-            origin: VersionOrigin {
-                origin_type: OriginType::parse(&self.origin_type)
-                    .ok_or_else(|| corrupt("origin type", &self.origin_type))?,
-                repository: self.origin_repository.clone(),
-                external_connection: self.origin_external_connection.clone(),
-            },
-            metadata: serde_json::from_str(&self.metadata)
-                .map_err(|e| corrupt("version metadata", e))?,
-        })
-    }
-}
-
-const VERSION_COLUMNS: &str = "id, version, status, revision, published_ms, origin_type, \
-     origin_repository, origin_external_connection, metadata";
-
-#[derive(sqlx::FromRow)]
-struct AssetRow {
-    name: String,
-    size: i64,
-    md5: String,
-    sha1: String,
-    sha256: String,
-    sha512: String,
-}
-
-impl AssetRow {
-    fn into_asset(self) -> Result<Asset> {
-        Ok(Asset {
-            name: self.name,
-            size: u64::try_from(self.size).map_err(|e| corrupt("asset size", e))?,
-            hashes: AssetHashes {
-                md5: self.md5,
-                sha1: self.sha1,
-                sha256: self.sha256,
-                sha512: self.sha512,
-            },
-        })
-    }
-}
+use crate::{PostgresStore, db_err, domain_not_found, lock_domain, repository_not_found, retrying};
 
 // ---------------------------------------------------------------------------------------------
 // Queries
-
-fn namespace_of(key: &PackageKey) -> &str {
-    key.namespace.as_deref().unwrap_or("")
-}
-
-fn metadata_json(metadata: &VersionMetadata) -> Result<String> {
-    serde_json::to_string(metadata)
-        .map_err(|e| StoreError::Internal(format!("cannot encode version metadata: {e}")))
-}
-
-fn asset_size(asset: &Asset) -> Result<i64> {
-    i64::try_from(asset.size)
-        .map_err(|_| StoreError::Internal(format!("asset size {} out of range", asset.size)))
-}
 
 /// The ids of the repository's domain and of the repository; `NotFound` (domain, then
 /// repository) otherwise.
@@ -193,16 +79,7 @@ async fn lookup_package(
     repository: &RepositoryKey,
     key: &PackageKey,
 ) -> Result<(i64, Option<PackageRow>)> {
-    type Found = (
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let found: Option<Found> = sqlx::query_as(
+    let found: Option<PackageLookup> = sqlx::query_as(
         "SELECT r.id AS repository_id, p.id, p.format, p.namespace, p.name, p.publish, \
          p.upstream FROM domains d \
          LEFT JOIN repositories r ON r.domain_id = d.id AND r.name = $1 \
@@ -219,30 +96,10 @@ async fn lookup_package(
     .fetch_optional(conn)
     .await
     .map_err(db_err)?;
-    match found {
+    match found.map(PackageLookup::into_parts) {
         None => Err(domain_not_found(&repository.domain)),
-        Some((None, ..)) => Err(repository_not_found(&repository.name)),
-        Some((Some(repository_id), id, format, namespace, name, publish, upstream)) => {
-            let package = match (id, format, namespace, name, publish, upstream) {
-                (
-                    Some(id),
-                    Some(format),
-                    Some(namespace),
-                    Some(name),
-                    Some(publish),
-                    Some(upstream),
-                ) => Some(PackageRow {
-                    id,
-                    format,
-                    namespace,
-                    name,
-                    publish,
-                    upstream,
-                }),
-                _ => None,
-            };
-            Ok((repository_id, package))
-        }
+        Some((None, _)) => Err(repository_not_found(&repository.name)),
+        Some((Some(repository_id), package)) => Ok((repository_id, package)),
     }
 }
 

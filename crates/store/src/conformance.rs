@@ -3151,6 +3151,25 @@ pub async fn copy_versions_new_and_replace(store: Arc<dyn Store>) {
     assert_eq!(asset_bytes(&*store, &k).await, bytes + "three".len() as i64);
 }
 
+/// Publishes each version with one asset `package.tgz` whose content is the version string.
+async fn publish_tarballs(
+    store: &dyn Store,
+    repository: &RepositoryKey,
+    package: &PackageKey,
+    versions: &[&str],
+) -> Vec<PackageVersion> {
+    let mut published = Vec::with_capacity(versions.len());
+    for version in versions {
+        let tarball = asset("package.tgz", version);
+        published.push(
+            publish(store, repository, package, version, tarball, false)
+                .await
+                .version,
+        );
+    }
+    published
+}
+
 fn copied_origin(version: &PackageVersion) -> Option<String> {
     version.origin.repository.clone()
 }
@@ -3623,21 +3642,7 @@ fn ingest_request(
 pub async fn package_listing_reads_versions_and_tags_at_once(store: Arc<dyn Store>) {
     let (k, src, dst) = package_setup(&*store).await;
     let pkg = package_key(PackageFormat::Npm, Some("scope"), "listed");
-    let mut published = Vec::new();
-    for version in ["1.0.0", "2.0.0", "1.5.0"] {
-        published.push(
-            publish(
-                &*store,
-                &src,
-                &pkg,
-                version,
-                asset("package.tgz", version),
-                false,
-            )
-            .await
-            .version,
-        );
-    }
+    let published = publish_tarballs(&*store, &src, &pkg, &["1.0.0", "2.0.0", "1.5.0"]).await;
     publish(
         &*store,
         &src,
@@ -3708,17 +3713,7 @@ pub async fn package_listing_reads_versions_and_tags_at_once(store: Arc<dyn Stor
 pub async fn dist_tags_set_repoint_and_remove(store: Arc<dyn Store>) {
     let (k, src, dst) = package_setup(&*store).await;
     let pkg = package_key(PackageFormat::Npm, Some("scope"), "tagged");
-    for version in ["1.0.0", "1.0.1"] {
-        publish(
-            &*store,
-            &src,
-            &pkg,
-            version,
-            asset("package.tgz", version),
-            false,
-        )
-        .await;
-    }
+    publish_tarballs(&*store, &src, &pkg, &["1.0.0", "1.0.1"]).await;
     publish(
         &*store,
         &src,
@@ -3804,21 +3799,7 @@ pub async fn dist_tags_go_with_their_version_and_package(store: Arc<dyn Store>) 
     let (_, src, _) = package_setup(&*store).await;
     let pkg = package_key(PackageFormat::Npm, None, "lib");
     let neighbour = package_key(PackageFormat::Npm, None, "neighbour");
-    let mut versions = Vec::new();
-    for version in ["1.0.0", "1.0.1", "2.0.0"] {
-        versions.push(
-            publish(
-                &*store,
-                &src,
-                &pkg,
-                version,
-                asset("package.tgz", version),
-                false,
-            )
-            .await
-            .version,
-        );
-    }
+    let versions = publish_tarballs(&*store, &src, &pkg, &["1.0.0", "1.0.1", "2.0.0"]).await;
     publish(
         &*store,
         &src,

@@ -10,6 +10,8 @@ use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp};
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod packages;
+#[cfg(feature = "sql")]
+pub mod sql;
 
 pub use packages::{
     CopyItem, CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter,

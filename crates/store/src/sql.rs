@@ -1,0 +1,174 @@
+//! Row types and their mappings shared by the SQL backends (`store-sqlite`, `store-postgres`):
+//! both schemas store the same columns with the same Rust types, only the SQL dialect differs.
+
+use reliquary_types::{
+    Allow, Asset, AssetHashes, OriginRestrictions, OriginType, PackageFormat, PackageKey,
+    Timestamp, VersionMetadata, VersionOrigin, VersionStatus,
+};
+
+use crate::{Package, PackageVersion, Result, StoreError};
+
+/// A stored value that does not parse: the database was changed behind the store's back.
+pub fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("stored {what} is invalid: {e}"))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PackageRow {
+    pub id: i64,
+    pub format: String,
+    pub namespace: String,
+    pub name: String,
+    pub publish: String,
+    pub upstream: String,
+}
+
+impl PackageRow {
+    pub fn into_package(self) -> Result<Package> {
+        let format = PackageFormat::parse(&self.format)
+            .ok_or_else(|| corrupt("package format", &self.format))?;
+        Ok(Package {
+            key: PackageKey {
+                format,
+                namespace: (!self.namespace.is_empty()).then_some(self.namespace),
+                name: self.name,
+            },
+            origin: OriginRestrictions {
+                publish: parse_allow(&self.publish)?,
+                upstream: parse_allow(&self.upstream)?,
+            },
+        })
+    }
+}
+
+pub fn parse_allow(value: &str) -> Result<Allow> {
+    Allow::parse(value).ok_or_else(|| corrupt("origin restriction", value))
+}
+
+pub const PACKAGE_COLUMNS: &str = "id, format, namespace, name, publish, upstream";
+
+#[derive(sqlx::FromRow)]
+pub struct VersionRow {
+    pub id: i64,
+    pub version: String,
+    pub status: String,
+    pub revision: String,
+    pub published_ms: i64,
+    pub origin_type: String,
+    pub origin_repository: Option<String>,
+    pub origin_external_connection: Option<String>,
+    pub metadata: String,
+}
+
+impl VersionRow {
+    pub fn status(&self) -> Result<VersionStatus> {
+        VersionStatus::parse(&self.status).ok_or_else(|| corrupt("version status", &self.status))
+    }
+
+    pub fn to_version(&self, package: &PackageKey) -> Result<PackageVersion> {
+        Ok(PackageVersion {
+            package: package.clone(),
+            version: self.version.clone(),
+            status: self.status()?,
+            revision: self.revision.clone(),
+            published: Timestamp(self.published_ms),
+            origin: VersionOrigin {
+                origin_type: OriginType::parse(&self.origin_type)
+                    .ok_or_else(|| corrupt("origin type", &self.origin_type))?,
+                repository: self.origin_repository.clone(),
+                external_connection: self.origin_external_connection.clone(),
+            },
+            metadata: serde_json::from_str(&self.metadata)
+                .map_err(|e| corrupt("version metadata", e))?,
+        })
+    }
+}
+
+pub const VERSION_COLUMNS: &str = "id, version, status, revision, published_ms, origin_type, \
+     origin_repository, origin_external_connection, metadata";
+
+#[derive(sqlx::FromRow)]
+pub struct AssetRow {
+    pub name: String,
+    pub size: i64,
+    md5: String,
+    sha1: String,
+    sha256: String,
+    sha512: String,
+}
+
+impl AssetRow {
+    pub fn into_asset(self) -> Result<Asset> {
+        Ok(Asset {
+            name: self.name,
+            size: u64::try_from(self.size).map_err(|e| corrupt("asset size", e))?,
+            hashes: AssetHashes {
+                md5: self.md5,
+                sha1: self.sha1,
+                sha256: self.sha256,
+                sha512: self.sha512,
+            },
+        })
+    }
+}
+
+/// A row of the joined domain → repository → package lookup: the repository's id (absent when
+/// the domain has no such repository) and the package's columns (absent when it has no such
+/// package). Select `r.id AS repository_id` and the package columns prefixed `p.`.
+#[derive(sqlx::FromRow)]
+pub struct PackageLookup {
+    pub repository_id: Option<i64>,
+    pub id: Option<i64>,
+    pub format: Option<String>,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub publish: Option<String>,
+    pub upstream: Option<String>,
+}
+
+impl PackageLookup {
+    /// The repository's id (if it exists) and the package row (if that exists too).
+    #[must_use]
+    pub fn into_parts(self) -> (Option<i64>, Option<PackageRow>) {
+        let package = match (
+            self.id,
+            self.format,
+            self.namespace,
+            self.name,
+            self.publish,
+            self.upstream,
+        ) {
+            (
+                Some(id),
+                Some(format),
+                Some(namespace),
+                Some(name),
+                Some(publish),
+                Some(upstream),
+            ) => Some(PackageRow {
+                id,
+                format,
+                namespace,
+                name,
+                publish,
+                upstream,
+            }),
+            _ => None,
+        };
+        (self.repository_id, package)
+    }
+}
+
+pub fn namespace_of(key: &PackageKey) -> &str {
+    key.namespace.as_deref().unwrap_or("")
+}
+
+pub fn metadata_json(metadata: &VersionMetadata) -> Result<String> {
+    serde_json::to_string(metadata)
+        .map_err(|e| StoreError::Internal(format!("cannot encode version metadata: {e}")))
+}
+
+pub fn asset_size(asset: &Asset) -> Result<i64> {
+    i64::try_from(asset.size)
+        .map_err(|_| StoreError::Internal(format!("asset size {} out of range", asset.size)))
+}
