@@ -71,26 +71,47 @@ fn allow(value: &str) -> Result<Allow, ApiError> {
     })
 }
 
-/// Builds the package a request names; the core checks the namespace rule per format.
-fn package_ref(
-    domain: &str,
-    owner: Option<&String>,
-    repository: &str,
-    format_: wire::PackageFormat,
-    namespace: Option<String>,
-    package: String,
-) -> Result<PackageRef, ApiError> {
-    Ok(PackageRef {
-        domain: domain_name(domain)?,
-        domain_owner: account("domainOwner", owner)?,
-        repository: repository_name("repository", repository)?,
-        package: PackageKey {
-            format: format(format_),
-            namespace,
-            name: package,
-        },
-    })
+/// A request that names one package (domain, owner, repository, format, namespace, name).
+trait NamesPackage {
+    /// The package the request names, moving its namespace and name out of the request; the
+    /// core checks the namespace rule per format.
+    fn package_ref(&mut self) -> Result<PackageRef, ApiError>;
 }
+
+macro_rules! names_package {
+    ($($request:ident),+ $(,)?) => {$(
+        impl NamesPackage for wire::$request {
+            fn package_ref(&mut self) -> Result<PackageRef, ApiError> {
+                Ok(PackageRef {
+                    domain: domain_name(&self.domain)?,
+                    domain_owner: account("domainOwner", self.domain_owner.as_ref())?,
+                    repository: repository_name("repository", &self.repository)?,
+                    package: PackageKey {
+                        format: format(self.format),
+                        namespace: self.namespace.take(),
+                        name: std::mem::take(&mut self.package),
+                    },
+                })
+            }
+        }
+    )+};
+}
+
+names_package!(
+    UpdatePackageVersionsStatusRequest,
+    DisposePackageVersionsRequest,
+    DeletePackageVersionsRequest,
+    DescribePackageRequest,
+    DeletePackageRequest,
+    ListPackageVersionsRequest,
+    DescribePackageVersionRequest,
+    ListPackageVersionAssetsRequest,
+    GetPackageVersionAssetRequest,
+    GetPackageVersionReadmeRequest,
+    ListPackageVersionDependenciesRequest,
+    PublishPackageVersionRequest,
+    PutPackageOriginConfigurationRequest,
+);
 
 fn origin_configuration(origin: OriginRestrictions) -> wire::PackageOriginConfiguration {
     wire::PackageOriginConfiguration {
@@ -222,15 +243,8 @@ pub(crate) async fn publish(
     raw: &RawRequest<'_>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let req = wire::PublishPackageVersionRequest::from_wire(raw)?;
-    let package = package_ref(
-        &req.domain,
-        req.domain_owner.as_ref(),
-        &req.repository,
-        req.format,
-        req.namespace,
-        req.package,
-    )?;
+    let mut req = wire::PublishPackageVersionRequest::from_wire(raw)?;
+    let package = req.package_ref()?;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let (version, asset) = service
         .publish_generic(
@@ -286,15 +300,8 @@ async fn update_status(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::UpdatePackageVersionsStatusRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::UpdatePackageVersionsStatusRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let expected = r.expected_status.map(status).transpose()?;
     let target = status(r.target_status).map_err(|_| {
         ApiError::validation(
@@ -315,15 +322,8 @@ async fn dispose(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::DisposePackageVersionsRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::DisposePackageVersionsRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let expected = r.expected_status.map(status).transpose()?;
     let selection = selection(r.versions, r.version_revisions);
     batch_result(
@@ -338,15 +338,8 @@ async fn delete_versions(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::DeletePackageVersionsRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::DeletePackageVersionsRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let expected = r.expected_status.map(status).transpose()?;
     let selection = selection(r.versions, None);
     batch_result(
@@ -361,15 +354,8 @@ async fn describe_package(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::DescribePackageRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::DescribePackageRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let found = service.describe_package(caller, &package).await?;
     json(&wire::DescribePackageResult {
         package: wire::PackageDescription {
@@ -416,19 +402,12 @@ async fn put_origin(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::PutPackageOriginConfigurationRequest::from_wire(raw)?;
+    let mut r = wire::PutPackageOriginConfigurationRequest::from_wire(raw)?;
     let origin = OriginRestrictions {
         publish: allow(r.restrictions.publish.as_str())?,
         upstream: allow(r.restrictions.upstream.as_str())?,
     };
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let package = r.package_ref()?;
     let stored = service
         .put_origin_configuration(caller, &package, origin)
         .await?;
@@ -442,15 +421,8 @@ async fn delete_package(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::DeletePackageRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::DeletePackageRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let deleted = service.delete_package(caller, &package).await?;
     json(&wire::DeletePackageResult {
         deleted_package: Some(package_summary(&deleted)),
@@ -462,15 +434,8 @@ async fn list_versions(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::ListPackageVersionsRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::ListPackageVersionsRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let filter = VersionFilter {
         status: match r.status {
             // No version is ever stored as Deleted.
@@ -528,15 +493,8 @@ async fn describe_version(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::DescribePackageVersionRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::DescribePackageVersionRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let found = service
         .describe_version(caller, &package, &r.package_version)
         .await?;
@@ -550,15 +508,8 @@ async fn list_assets(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::ListPackageVersionAssetsRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::ListPackageVersionAssetsRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let (version, page) = service
         .list_assets(
             caller,
@@ -584,15 +535,8 @@ async fn get_asset(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::GetPackageVersionAssetRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::GetPackageVersionAssetRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let download = service
         .get_asset(
             caller,
@@ -636,15 +580,8 @@ async fn readme(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::GetPackageVersionReadmeRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::GetPackageVersionReadmeRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let found = service
         .describe_version(caller, &package, &r.package_version)
         .await?;
@@ -664,15 +601,8 @@ async fn dependencies(
     caller: &Caller,
     raw: &RawRequest<'_>,
 ) -> Result<Response, ApiError> {
-    let r = wire::ListPackageVersionDependenciesRequest::from_wire(raw)?;
-    let package = package_ref(
-        &r.domain,
-        r.domain_owner.as_ref(),
-        &r.repository,
-        r.format,
-        r.namespace,
-        r.package,
-    )?;
+    let mut r = wire::ListPackageVersionDependenciesRequest::from_wire(raw)?;
+    let package = r.package_ref()?;
     let found = service
         .describe_version(caller, &package, &r.package_version)
         .await?;
