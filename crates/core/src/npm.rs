@@ -9,7 +9,7 @@ use bytes::Bytes;
 use reliquary_formats::npm::{self as format, PackumentVersion, PublishDocument};
 use reliquary_store::{
     CopyItem, CopyVersions, IngestVersion, PackageVersion, PublishAsset, RepositoryKey,
-    ResourceKind, StoreError, VersionFilter, VersionOrder,
+    ResourceKind, StoreError, VersionFilter, VersionOrder, VersionWithAssets,
 };
 use reliquary_types::{
     Allow, Asset, ExternalConnection, OriginRestrictions, PackageFormat, PackageKey, Timestamp,
@@ -140,7 +140,7 @@ impl Service {
         let published = Some(VersionStatus::Published);
         let mut own = self
             .store()
-            .package_listing(repository, &key, published)
+            .package_listing(repository, &key, published, false)
             .await?;
         let own_block = own
             .as_ref()
@@ -157,11 +157,13 @@ impl Service {
             let listing = if index == 0 {
                 own.take()
             } else {
-                self.store().package_listing(&repo, &key, published).await?
+                self.store()
+                    .package_listing(&repo, &key, published, false)
+                    .await?
             };
             if let Some(listing) = listing {
                 found = true;
-                for v in listing.versions {
+                for VersionWithAssets { version: v, .. } in listing.versions {
                     versions.entry(v.version.clone()).or_insert_with(|| {
                         let mut metadata = v.metadata;
                         Visible {

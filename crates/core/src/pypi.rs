@@ -8,10 +8,7 @@ use bytes::Bytes;
 use futures::{Stream, TryStreamExt as _};
 use reliquary_blob::{BlobError, StagedBlob};
 use reliquary_formats::pypi::{self as format, SimpleFile, UploadForm};
-use reliquary_store::{
-    IngestVersion, PublishAsset, RepositoryKey, ResourceKind, StoreError, VersionFilter,
-    VersionOrder,
-};
+use reliquary_store::{IngestVersion, PublishAsset, RepositoryKey, ResourceKind, StoreError};
 use reliquary_types::{
     Allow, ExternalConnection, PackageFormat, PackageKey, Timestamp, VersionMetadata, VersionStatus,
 };
@@ -294,11 +291,13 @@ impl Service {
         project: &str,
     ) -> Result<ProjectPage> {
         let key = pypi_key(project);
-        let own_block = self
+        let mut own = self
             .store()
-            .package(repository, &key)
-            .await?
-            .is_some_and(|p| p.origin.upstream == Allow::Block);
+            .package_listing(repository, &key, None, true)
+            .await?;
+        let own_block = own
+            .as_ref()
+            .is_some_and(|l| l.package.origin.upstream == Allow::Block);
         let mut versions: BTreeMap<String, Vec<SimpleFile>> = BTreeMap::new();
         let mut found = false;
         for (index, (repo, connection)) in self
@@ -310,20 +309,17 @@ impl Service {
             if index > 0 && own_block {
                 break;
             }
-            if self.store().package(&repo, &key).await?.is_some() {
+            let listing = if index == 0 {
+                own.take()
+            } else {
+                self.store()
+                    .package_listing(&repo, &key, None, true)
+                    .await?
+            };
+            if let Some(listing) = listing {
                 found = true;
-                let listed = self
-                    .store()
-                    .list_versions(
-                        &repo,
-                        &key,
-                        &VersionFilter::default(),
-                        VersionOrder::Version,
-                        None,
-                        u32::MAX,
-                    )
-                    .await?;
-                for v in listed {
+                for full in listing.versions {
+                    let v = &full.version;
                     let yanked = match v.status {
                         VersionStatus::Published => None,
                         VersionStatus::Unlisted => Some(String::new()),
@@ -332,9 +328,6 @@ impl Service {
                     if versions.contains_key(&v.version) {
                         continue;
                     }
-                    let Some(full) = self.store().version(&repo, &key, &v.version).await? else {
-                        continue;
-                    };
                     let requires_python = v
                         .metadata
                         .extra

@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use reliquary_store::sql::{
-    AssetRow, PACKAGE_COLUMNS, PackageLookup, PackageRow, VERSION_COLUMNS, VersionRow, asset_size,
-    metadata_json, namespace_of,
+    AssetRow, PACKAGE_COLUMNS, PackageLookup, PackageRow, VERSION_COLUMNS, VersionAssetRow,
+    VersionRow, asset_size, metadata_json, namespace_of,
 };
 use reliquary_store::{
     CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter, PackageListing,
@@ -1065,6 +1065,7 @@ impl PackageStore for SqliteStore {
         repository: &RepositoryKey,
         package: &PackageKey,
         status: Option<VersionStatus>,
+        with_assets: bool,
     ) -> Result<Option<PackageListing>> {
         let mut tx = self.read().await?;
         let (_, Some(package_row)) = lookup_package(&mut tx, repository, package).await? else {
@@ -1085,10 +1086,36 @@ impl PackageStore for SqliteStore {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_err)?;
+        let mut assets: HashMap<i64, Vec<Asset>> = HashMap::new();
+        if with_assets {
+            let rows: Vec<VersionAssetRow> = sqlx::query_as(
+                "SELECT va.version_id, va.name, a.size, a.md5, a.sha1, a.sha256, a.sha512 \
+                 FROM package_versions v JOIN version_assets va ON va.version_id = v.id \
+                 JOIN assets a ON a.id = va.asset_id \
+                 WHERE v.package_id = ?1 AND (?2 IS NULL OR v.status = ?2) \
+                 ORDER BY va.version_id, va.name",
+            )
+            .bind(package_row.id)
+            .bind(status.map(VersionStatus::as_str))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            for row in rows {
+                assets
+                    .entry(row.version_id)
+                    .or_default()
+                    .push(row.asset.into_asset()?);
+            }
+        }
         Ok(Some(PackageListing {
             versions: rows
                 .iter()
-                .map(|row| row.to_version(package))
+                .map(|row| {
+                    Ok(VersionWithAssets {
+                        version: row.to_version(package)?,
+                        assets: assets.remove(&row.id).unwrap_or_default(),
+                    })
+                })
                 .collect::<Result<_>>()?,
             package: package_row.into_package()?,
             dist_tags,

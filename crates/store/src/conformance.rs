@@ -3652,11 +3652,12 @@ pub async fn package_listing_reads_versions_and_tags_at_once(store: Arc<dyn Stor
         true,
     )
     .await;
+    publish(&*store, &src, &pkg, "3.0.0", asset("a.txt", "x"), true).await;
     set_tag(&*store, &src, &pkg, "next", "2.0.0").await;
     set_tag(&*store, &src, &pkg, "latest", "1.5.0").await;
 
     let listing = store
-        .package_listing(&src, &pkg, Some(VersionStatus::Published))
+        .package_listing(&src, &pkg, Some(VersionStatus::Published), false)
         .await
         .expect("listing")
         .expect("package exists");
@@ -3668,35 +3669,53 @@ pub async fn package_listing_reads_versions_and_tags_at_once(store: Arc<dyn Stor
             .expect("read")
             .expect("exists")
     );
-    assert_eq!(
-        version_names(&listing.versions),
-        ["1.0.0", "1.5.0", "2.0.0"]
-    );
-    assert_eq!(listing.versions[0], published[0]);
+    let listed: Vec<PackageVersion> = listing.versions.iter().map(|v| v.version.clone()).collect();
+    assert_eq!(version_names(&listed), ["1.0.0", "1.5.0", "2.0.0"]);
+    assert_eq!(listed[0], published[0]);
+    // Assets only when asked for.
+    assert!(listing.versions.iter().all(|v| v.assets.is_empty()));
     assert_eq!(
         listing.dist_tags,
         tags(&[("latest", "1.5.0"), ("next", "2.0.0")])
     );
     let everything = store
-        .package_listing(&src, &pkg, None)
+        .package_listing(&src, &pkg, None, true)
         .await
         .expect("listing")
         .expect("package exists");
-    assert_eq!(
-        version_names(&everything.versions),
-        ["1.0.0", "1.5.0", "2.0.0", "3.0.0"]
-    );
+    for (listed, version) in everything
+        .versions
+        .iter()
+        .zip(["1.0.0", "1.5.0", "2.0.0", "3.0.0"])
+    {
+        assert_eq!(listed.version.version, version);
+        let expected = if version == "3.0.0" {
+            vec![asset("a.txt", "x"), asset("package.tgz", "3")]
+        } else {
+            vec![asset("package.tgz", version)]
+        };
+        assert_eq!(listed.assets, expected, "{version}");
+    }
+    assert_eq!(everything.versions.len(), 4);
 
-    assert_eq!(store.package_listing(&dst, &pkg, None).await, Ok(None));
+    assert_eq!(
+        store.package_listing(&dst, &pkg, None, true).await,
+        Ok(None)
+    );
     assert_eq!(
         store
-            .package_listing(&repository_key(&k, "nope"), &pkg, None)
+            .package_listing(&repository_key(&k, "nope"), &pkg, None, false)
             .await,
         Err(not_found(ResourceKind::Repository, "nope"))
     );
     assert_eq!(
         store
-            .package_listing(&repository_key(&key(OWNER, "nodomain"), "src"), &pkg, None)
+            .package_listing(
+                &repository_key(&key(OWNER, "nodomain"), "src"),
+                &pkg,
+                None,
+                false
+            )
             .await
             .map(|_| ())
             .map_err(|e| matches!(

@@ -51,8 +51,9 @@ pub struct VersionWithAssets {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageListing {
     pub package: Package,
-    /// Those with the requested status (all if none was given), ordered by version string.
-    pub versions: Vec<PackageVersion>,
+    /// Those with the requested status (all if none was given), ordered by version string;
+    /// each with its assets (sorted by name) if they were asked for, else with none.
+    pub versions: Vec<VersionWithAssets>,
     /// npm dist-tags, ordered by tag.
     pub dist_tags: Vec<(String, String)>,
 }
@@ -297,13 +298,15 @@ pub trait PackageStore: Send + Sync {
     /// time and asset references. Returns the destination versions written.
     async fn copy_versions(&self, copy: CopyVersions) -> Result<Vec<PackageVersion>>;
 
-    /// The package with its versions (of `status`, or all) and dist-tags, in one read; `None`
-    /// if the repository has no such package. `NotFound` (domain, repository).
+    /// The package with its versions (of `status`, or all; with their assets if `with_assets`)
+    /// and dist-tags, in one read; `None` if the repository has no such package. `NotFound`
+    /// (domain, repository).
     async fn package_listing(
         &self,
         repository: &RepositoryKey,
         package: &PackageKey,
         status: Option<VersionStatus>,
+        with_assets: bool,
     ) -> Result<Option<PackageListing>>;
 
     /// npm dist-tags of the package, ordered by tag.

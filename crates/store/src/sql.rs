@@ -112,6 +112,14 @@ impl AssetRow {
     }
 }
 
+/// An asset of one of several versions.
+#[derive(sqlx::FromRow)]
+pub struct VersionAssetRow {
+    pub version_id: i64,
+    #[sqlx(flatten)]
+    pub asset: AssetRow,
+}
+
 /// A row of the joined domain → repository → package lookup: the repository's id (absent when
 /// the domain has no such repository) and the package's columns (absent when it has no such
 /// package). Select `r.id AS repository_id` and the package columns prefixed `p.`.
