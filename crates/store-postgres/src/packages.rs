@@ -617,8 +617,11 @@ async fn copy_in(conn: &mut PgConnection, copy: &CopyVersions) -> Result<Vec<Pac
         .await
         .map_err(db_err)?;
         for (id, version) in rows {
+            let origin = source_ids.get(version.as_str()).copied().ok_or_else(|| {
+                StoreError::Internal(format!("copied version {version} has no source row"))
+            })?;
             targets.push(id);
-            origins.push(source_ids[version.as_str()]);
+            origins.push(origin);
         }
     }
     if !targets.is_empty() {
