@@ -137,31 +137,17 @@ impl Service {
         let mut versions: BTreeMap<String, Visible> = BTreeMap::new();
         let mut tags: BTreeMap<String, String> = BTreeMap::new();
         let mut found = false;
-        let published = Some(VersionStatus::Published);
-        let mut own = self
-            .store()
-            .package_listing(repository, &key, published, false)
-            .await?;
-        let own_block = own
-            .as_ref()
-            .is_some_and(|l| l.package.origin.upstream == Allow::Block);
-        for (index, (repo, connection)) in self
-            .npm_search_order(repository)
+        for stop in self
+            .graph_listings(
+                repository,
+                &key,
+                ExternalConnection::Npmjs,
+                Some(VersionStatus::Published),
+                false,
+            )
             .await?
-            .into_iter()
-            .enumerate()
         {
-            if index > 0 && own_block {
-                break;
-            }
-            let listing = if index == 0 {
-                own.take()
-            } else {
-                self.store()
-                    .package_listing(&repo, &key, published, false)
-                    .await?
-            };
-            if let Some(listing) = listing {
+            if let Some(listing) = stop.listing {
                 found = true;
                 for VersionWithAssets { version: v, .. } in listing.versions {
                     versions.entry(v.version.clone()).or_insert_with(|| {
@@ -176,7 +162,7 @@ impl Service {
                 }
                 tags.extend(listing.dist_tags);
             }
-            if let Some(connection) = connection {
+            if let Some(connection) = stop.connection {
                 match self.externals().npm_packument(connection, &full_name).await {
                     Ok(remote) => {
                         found = true;

@@ -8,13 +8,14 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use reliquary_blob::{BlobError, BlobReader};
 use reliquary_store::{
-    CopyItem, CopyVersions, DomainKey, Package, PackageCursor, PackageFilter, PackageVersion,
-    PublishAsset, Repository, RepositoryFilter, RepositoryKey, ResourceKind, StoreError,
-    VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
+    CopyItem, CopyVersions, DomainKey, Package, PackageCursor, PackageFilter, PackageListing,
+    PackageVersion, PublishAsset, Repository, RepositoryFilter, RepositoryKey, ResourceKind,
+    StoreError, VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder,
+    VersionWithAssets,
 };
 use reliquary_types::{
-    Asset, AssetHashes, OriginRestrictions, PackageFormat, PackageKey, RepositoryName, Timestamp,
-    VersionMetadata, VersionStatus, search_order,
+    Allow, Asset, AssetHashes, ExternalConnection, OriginRestrictions, PackageFormat, PackageKey,
+    RepositoryName, Timestamp, VersionMetadata, VersionStatus, search_order,
 };
 
 use crate::service::{Caller, Page, Service, page_size};
@@ -1132,6 +1133,71 @@ impl Service {
             .collect())
     }
 
+    /// The search order with, for each repository, whether it has the external connection `which`.
+    pub(crate) async fn search_with_connections(
+        &self,
+        repository: &RepositoryKey,
+        which: ExternalConnection,
+    ) -> Result<Vec<(RepositoryKey, Option<ExternalConnection>)>> {
+        let mut order = Vec::new();
+        for described in self.upstream_graph(repository).await? {
+            let connection = described
+                .external_connections
+                .iter()
+                .filter_map(|c| ExternalConnection::parse(c))
+                .find(|c| *c == which);
+            order.push((repository_key_of(&described), connection));
+        }
+        Ok(order)
+    }
+
+    /// The package as each repository of `start`'s search order stores it, with the external
+    /// connection of kind `which` each one has: what a format's package read (npm packument,
+    /// PyPI project page) merges. Only `start` itself when its package has upstream BLOCK.
+    ///
+    /// # Errors
+    /// `NotFound` (domain, repository).
+    pub(crate) async fn graph_listings(
+        &self,
+        start: &RepositoryKey,
+        key: &PackageKey,
+        which: ExternalConnection,
+        status: Option<VersionStatus>,
+        with_assets: bool,
+    ) -> Result<Vec<GraphStop>> {
+        let own = self
+            .store()
+            .package_listing(start, key, status, with_assets)
+            .await?;
+        let blocked = own
+            .as_ref()
+            .is_some_and(|l| l.package.origin.upstream == Allow::Block);
+        let mut order = self
+            .search_with_connections(start, which)
+            .await?
+            .into_iter();
+        let mut stops = Vec::new();
+        if let Some((_, connection)) = order.next() {
+            stops.push(GraphStop {
+                connection,
+                listing: own,
+            });
+        }
+        if !blocked {
+            for (repository, connection) in order {
+                let listing = self
+                    .store()
+                    .package_listing(&repository, key, status, with_assets)
+                    .await?;
+                stops.push(GraphStop {
+                    connection,
+                    listing,
+                });
+            }
+        }
+        Ok(stops)
+    }
+
     /// Stores bytes already in memory (npm tarballs) as a committed blob.
     pub(crate) async fn store_bytes(&self, bytes: Bytes, name: &str) -> Result<Asset> {
         let limit = self.config().quotas.asset_size_bytes;
@@ -1207,6 +1273,14 @@ impl Service {
             }
         }
     }
+}
+
+/// One repository of a format read's search order (see [`Service::graph_listings`]).
+pub(crate) struct GraphStop {
+    /// The repository's external connection of the kind asked for.
+    pub connection: Option<ExternalConnection>,
+    /// What it stores of the package.
+    pub listing: Option<PackageListing>,
 }
 
 pub(crate) fn repository_key_of(repository: &Repository) -> RepositoryKey {

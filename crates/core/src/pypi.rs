@@ -291,32 +291,13 @@ impl Service {
         project: &str,
     ) -> Result<ProjectPage> {
         let key = pypi_key(project);
-        let mut own = self
-            .store()
-            .package_listing(repository, &key, None, true)
-            .await?;
-        let own_block = own
-            .as_ref()
-            .is_some_and(|l| l.package.origin.upstream == Allow::Block);
         let mut versions: BTreeMap<String, Vec<SimpleFile>> = BTreeMap::new();
         let mut found = false;
-        for (index, (repo, connection)) in self
-            .search_with_connections(repository, ExternalConnection::Pypi)
+        for stop in self
+            .graph_listings(repository, &key, ExternalConnection::Pypi, None, true)
             .await?
-            .into_iter()
-            .enumerate()
         {
-            if index > 0 && own_block {
-                break;
-            }
-            let listing = if index == 0 {
-                own.take()
-            } else {
-                self.store()
-                    .package_listing(&repo, &key, None, true)
-                    .await?
-            };
-            if let Some(listing) = listing {
+            if let Some(listing) = stop.listing {
                 found = true;
                 for full in listing.versions {
                     let v = &full.version;
@@ -364,7 +345,7 @@ impl Service {
                     versions.insert(v.version.clone(), files);
                 }
             }
-            if let Some(connection) = connection {
+            if let Some(connection) = stop.connection {
                 match self.external_pypi_files(connection, &key.name).await {
                     Ok(Some(files)) => {
                         found = true;
@@ -593,23 +574,5 @@ impl Service {
             Err(StoreError::NotAllowed(_)) => Ok(None),
             Err(other) => Err(other.into()),
         }
-    }
-
-    /// The search order with, for each repository, whether it has the external connection `which`.
-    pub(crate) async fn search_with_connections(
-        &self,
-        repository: &RepositoryKey,
-        which: ExternalConnection,
-    ) -> Result<Vec<(RepositoryKey, Option<ExternalConnection>)>> {
-        let mut order = Vec::new();
-        for described in self.upstream_graph(repository).await? {
-            let connection = described
-                .external_connections
-                .iter()
-                .filter_map(|c| ExternalConnection::parse(c))
-                .find(|c| *c == which);
-            order.push((crate::packages::repository_key_of(&described), connection));
-        }
-        Ok(order)
     }
 }
