@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use reliquary_store::sql::{
-    AssetRow, PACKAGE_COLUMNS, PackageLookup, PackageRow, VERSION_COLUMNS, VersionAssetRow,
+    self, AssetRow, PACKAGE_COLUMNS, PackageLookup, PackageRow, VERSION_COLUMNS, VersionAssetRow,
     VersionRow, asset_size, metadata_json, namespace_of,
 };
 use reliquary_store::{
@@ -1091,9 +1091,8 @@ impl PackageStore for PostgresStore {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_err)?;
-        let mut assets: HashMap<i64, Vec<Asset>> = HashMap::new();
-        if with_assets {
-            let rows: Vec<VersionAssetRow> = sqlx::query_as(
+        let assets: Vec<VersionAssetRow> = if with_assets {
+            sqlx::query_as(
                 "SELECT va.version_id, va.name, a.size, a.md5, a.sha1, a.sha256, a.sha512 \
                  FROM package_versions v JOIN version_assets va ON va.version_id = v.id \
                  JOIN assets a ON a.id = va.asset_id \
@@ -1104,27 +1103,11 @@ impl PackageStore for PostgresStore {
             .bind(status.map(VersionStatus::as_str))
             .fetch_all(&mut *tx)
             .await
-            .map_err(db_err)?;
-            for row in rows {
-                assets
-                    .entry(row.version_id)
-                    .or_default()
-                    .push(row.asset.into_asset()?);
-            }
-        }
-        Ok(Some(PackageListing {
-            versions: rows
-                .iter()
-                .map(|row| {
-                    Ok(VersionWithAssets {
-                        version: row.to_version(package)?,
-                        assets: assets.remove(&row.id).unwrap_or_default(),
-                    })
-                })
-                .collect::<Result<_>>()?,
-            package: package_row.into_package()?,
-            dist_tags,
-        }))
+            .map_err(db_err)?
+        } else {
+            Vec::new()
+        };
+        sql::package_listing(package, package_row, &rows, assets, dist_tags).map(Some)
     }
 
     async fn dist_tags(

@@ -6,7 +6,7 @@ use reliquary_types::{
     Timestamp, VersionMetadata, VersionOrigin, VersionStatus,
 };
 
-use crate::{Package, PackageVersion, Result, StoreError};
+use crate::{Package, PackageListing, PackageVersion, Result, StoreError, VersionWithAssets};
 
 /// A stored value that does not parse: the database was changed behind the store's back.
 pub fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -179,4 +179,39 @@ pub fn metadata_json(metadata: &VersionMetadata) -> Result<String> {
 pub fn asset_size(asset: &Asset) -> Result<i64> {
     i64::try_from(asset.size)
         .map_err(|_| StoreError::Internal(format!("asset size {} out of range", asset.size)))
+}
+
+/// A [`PackageListing`] from its rows: the version rows in order, the asset rows of any of them
+/// (ordered by name within a version; none when assets were not asked for) and the dist-tags.
+///
+/// # Errors
+/// `Internal` for a stored value that does not parse.
+pub fn package_listing(
+    key: &PackageKey,
+    package: PackageRow,
+    versions: &[VersionRow],
+    assets: Vec<VersionAssetRow>,
+    dist_tags: Vec<(String, String)>,
+) -> Result<PackageListing> {
+    let mut by_version: std::collections::HashMap<i64, Vec<Asset>> =
+        std::collections::HashMap::new();
+    for row in assets {
+        by_version
+            .entry(row.version_id)
+            .or_default()
+            .push(row.asset.into_asset()?);
+    }
+    Ok(PackageListing {
+        versions: versions
+            .iter()
+            .map(|row| {
+                Ok(VersionWithAssets {
+                    version: row.to_version(key)?,
+                    assets: by_version.remove(&row.id).unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_>>()?,
+        package: package.into_package()?,
+        dist_tags,
+    })
 }
