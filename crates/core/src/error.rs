@@ -36,13 +36,13 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn validation(message: impl Into<String>) -> Self {
+    pub fn validation(message: impl Into<String>) -> Self {
         Self::Validation {
             message: message.into(),
         }
     }
 
-    pub(crate) fn not_found(
+    pub fn not_found(
         kind: ResourceKind,
         id: impl Into<String>,
         message: impl Into<String>,
@@ -54,11 +54,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn conflict(
-        kind: ResourceKind,
-        id: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn conflict(kind: ResourceKind, id: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Conflict {
             resource_type: Some(kind.as_str()),
             resource_id: Some(id.into()),
@@ -66,11 +62,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn quota(
-        kind: ResourceKind,
-        id: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn quota(kind: ResourceKind, id: impl Into<String>, message: impl Into<String>) -> Self {
         Self::QuotaExceeded {
             resource_type: Some(kind.as_str()),
             resource_id: Some(id.into()),

@@ -6,18 +6,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
-use reliquary_blob::{BlobError, BlobReader};
 use reliquary_store::{
-    CopyItem, CopyVersions, DomainKey, Package, PackageCursor, PackageFilter, PackageListing,
-    PackageVersion, PublishAsset, Repository, RepositoryFilter, RepositoryKey, ResourceKind,
-    StoreError, VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder,
-    VersionWithAssets,
+    CopyItem, CopyVersions, DomainKey, Package, PackageCursor, PackageFilter, PackageVersion,
+    PublishAsset, RepositoryKey, ResourceKind, StoreError, VersionAction, VersionChange,
+    VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
 use reliquary_types::{
-    Allow, Asset, AssetHashes, ExternalConnection, OriginRestrictions, PackageFormat, PackageKey,
-    RepositoryName, Timestamp, VersionMetadata, VersionStatus, search_order,
+    Asset, OriginRestrictions, PackageFormat, PackageKey, RepositoryName, Timestamp,
+    VersionMetadata, VersionStatus,
 };
 
+use crate::kit::{AssetDownload, backoff, blob_error, publish_blocked, repository_key_of};
 use crate::service::{Caller, Page, Service, page_size};
 use crate::{Error, Result};
 
@@ -93,13 +92,6 @@ impl BatchOutcome {
 pub struct VersionSelection {
     pub versions: Vec<String>,
     pub revisions: BTreeMap<String, String>,
-}
-
-/// A download: the version it belongs to, the asset, and its bytes.
-pub struct AssetDownload {
-    pub version: PackageVersion,
-    pub asset: Asset,
-    pub body: BlobReader,
 }
 
 /// ListPackageVersions: the page plus the package-level fields of the result.
@@ -189,41 +181,6 @@ fn package_not_found(package: &PackageKey) -> Error {
     )
 }
 
-pub(crate) fn blob_error(err: BlobError) -> Error {
-    match err {
-        BlobError::Unavailable(detail) => {
-            tracing::error!(error.detail = %detail, "blob store unavailable");
-            Error::Unavailable {
-                message: "The blob store is unavailable".to_owned(),
-            }
-        }
-        other => {
-            tracing::error!(error.detail = %other, "blob store error");
-            Error::Internal {
-                message: "Internal error".to_owned(),
-            }
-        }
-    }
-}
-
-pub(crate) fn to_asset(size: u64, hashes: &reliquary_blob::Hashes, name: String) -> Asset {
-    Asset {
-        name,
-        size,
-        hashes: AssetHashes {
-            md5: hashes.md5.clone(),
-            sha1: hashes.sha1.clone(),
-            sha256: hashes.sha256.clone(),
-            sha512: hashes.sha512.clone(),
-        },
-    }
-}
-
-async fn backoff(attempt: u32) {
-    let jitter = u64::from(rand::random::<u8>() % 8);
-    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
-}
-
 fn contention() -> Error {
     Error::Conflict {
         resource_type: Some(ResourceKind::Package.as_str()),
@@ -310,87 +267,40 @@ impl Service {
         {
             return Err(publish_blocked(&package.package));
         }
-        let limit = self.config().quotas.asset_size_bytes;
-        let staged = self
-            .blobs()
-            .put_staged(body, limit)
-            .await
-            .map_err(|e| match e {
-                BlobError::TooLarge { limit } => Error::QuotaExceeded {
-                    resource_type: Some(ResourceKind::Asset.as_str()),
-                    resource_id: Some(asset_name.to_owned()),
-                    message: format!("The asset exceeds the asset size limit of {limit} bytes"),
-                },
-                other => blob_error(other),
-            })?;
-        if staged.hashes.sha256 != sha256 {
-            self.blobs().discard(&staged).await.map_err(blob_error)?;
+        let staged = self.stage(body).await.map_err(|e| match e {
+            Error::QuotaExceeded { message, .. } => Error::QuotaExceeded {
+                resource_type: Some(ResourceKind::Asset.as_str()),
+                resource_id: Some(asset_name.to_owned()),
+                message,
+            },
+            other => other,
+        })?;
+        if staged.hashes().sha256 != sha256 {
+            let computed = staged.hashes().sha256.clone();
+            self.discard(staged).await;
             return Err(Error::validation(format!(
-                "The SHA-256 of the asset content ({}) does not match x-amz-content-sha256 ({sha256})",
-                staged.hashes.sha256
+                "The SHA-256 of the asset content ({computed}) does not match x-amz-content-sha256 ({sha256})"
             )));
         }
-        self.blobs().commit(&staged).await.map_err(blob_error)?;
-        let asset = to_asset(staged.size, &staged.hashes, asset_name.to_owned());
+        let asset = self.commit(&staged, asset_name).await?;
         let metadata = VersionMetadata {
             display_name: Some(package.package.name.clone()),
             ..VersionMetadata::default()
         };
-        let mut attempt = 0;
-        loop {
-            let publish = PublishAsset {
-                repository: repository.clone(),
+        let published = self
+            .publish_asset(PublishAsset {
+                repository,
                 package: package.package.clone(),
                 version: version.to_owned(),
-                asset: asset.clone(),
+                asset,
                 unfinished,
-                metadata: metadata.clone(),
+                metadata,
                 now: Timestamp::now(),
                 max_assets_per_version: self.config().quotas.assets_per_version,
                 append_to_published: false,
-            };
-            match self.store().publish_asset(publish).await {
-                Ok(published) => return Ok((published.version, published.asset)),
-                Err(StoreError::Contention) if attempt < CONTENTION_ATTEMPTS => {
-                    attempt += 1;
-                    backoff(attempt).await;
-                }
-                Err(StoreError::NotAllowed(_)) => return Err(publish_blocked(&package.package)),
-                Err(StoreError::InvalidState(_)) => {
-                    return Err(Error::conflict(
-                        ResourceKind::PackageVersion,
-                        version,
-                        format!(
-                            "Package version {version} is not Unfinished; no assets can be added to it"
-                        ),
-                    ));
-                }
-                Err(StoreError::AlreadyExists {
-                    kind: ResourceKind::Asset,
-                    id,
-                }) => {
-                    return Err(Error::conflict(
-                        ResourceKind::Asset,
-                        id.clone(),
-                        format!(
-                            "Asset {id} already exists in package version {version} with different content"
-                        ),
-                    ));
-                }
-                Err(StoreError::QuotaExceeded {
-                    kind: ResourceKind::Asset,
-                    limit,
-                }) => {
-                    return Err(Error::quota(
-                        ResourceKind::Asset,
-                        asset_name,
-                        format!("A package version can have at most {limit} assets"),
-                    ));
-                }
-                Err(StoreError::Contention) => return Err(contention()),
-                Err(other) => return Err(other.into()),
-            }
-        }
+            })
+            .await?;
+        Ok((published.version, published.asset))
     }
 
     // ---- reads -----------------------------------------------------------------------------------
@@ -502,13 +412,13 @@ impl Service {
         })
     }
 
-    /// npm: the `latest` dist-tag; otherwise the most recently published Published version.
+    /// Formats with dist-tags: the `latest` tag; otherwise the most recently published Published version.
     async fn default_display_version(
         &self,
         repository: &RepositoryKey,
         key: &PackageKey,
     ) -> Result<Option<String>> {
-        if key.format == PackageFormat::Npm
+        if self.has_dist_tags(key.format)
             && let Some((_, version)) = self
                 .store()
                 .dist_tags(repository, key)
@@ -912,7 +822,11 @@ impl Service {
             )
             .await?;
         let search: Vec<RepositoryKey> = if request.include_from_upstream {
-            self.upstream_search_order(&source).await?
+            self.upstream_graph(&source)
+                .await?
+                .iter()
+                .map(repository_key_of)
+                .collect::<Vec<_>>()
         } else {
             vec![source.clone()]
         };
@@ -994,7 +908,7 @@ impl Service {
                 return Ok(BatchOutcome::default());
             }
             let copied: BTreeSet<&str> = items.iter().map(|i| i.version.as_str()).collect();
-            let dist_tags = if package.format == PackageFormat::Npm {
+            let dist_tags = if self.has_dist_tags(package.format) {
                 self.store()
                     .dist_tags(&source, package)
                     .await?
@@ -1066,169 +980,6 @@ impl Service {
         Ok(map)
     }
 
-    /// The repository and its upstreams, depth-first in list order, at most 25.
-    pub(crate) async fn upstream_search_order(
-        &self,
-        start: &RepositoryKey,
-    ) -> Result<Vec<RepositoryKey>> {
-        Ok(self
-            .upstream_graph(start)
-            .await?
-            .iter()
-            .map(repository_key_of)
-            .collect())
-    }
-
-    /// The records of the repository and its upstreams, in search order (depth-first in list
-    /// order, at most 25). A repository without upstreams costs one read, not a domain listing.
-    ///
-    /// # Errors
-    /// `NotFound` (domain, repository).
-    pub(crate) async fn upstream_graph(&self, start: &RepositoryKey) -> Result<Vec<Repository>> {
-        let first = self
-            .describe_repository_by_key(&start.domain, &start.name)
-            .await?;
-        if first.upstreams.is_empty() {
-            return Ok(vec![first]);
-        }
-        let filter = RepositoryFilter {
-            domain: Some(start.domain.clone()),
-            administrator: None,
-            name_prefix: None,
-        };
-        let mut records = BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store()
-                .list_repositories(&filter, after.as_ref(), 1000)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(reliquary_store::RepositoryCursor {
-                name: last.name.to_string(),
-                domain_owner: last.domain.owner.to_string(),
-                domain_name: last.domain.name.to_string(),
-            });
-            for repository in page {
-                records.insert(repository.name.to_string(), repository);
-            }
-        }
-        records.insert(first.name.to_string(), first);
-        let graph: BTreeMap<String, Vec<String>> = records
-            .iter()
-            .map(|(name, repository)| {
-                (
-                    name.clone(),
-                    repository
-                        .upstreams
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect(),
-                )
-            })
-            .collect();
-        Ok(search_order(&graph, start.name.as_str())
-            .into_iter()
-            .filter_map(|name| records.remove(&name))
-            .collect())
-    }
-
-    /// The search order with, for each repository, whether it has the external connection `which`.
-    pub(crate) async fn search_with_connections(
-        &self,
-        repository: &RepositoryKey,
-        which: ExternalConnection,
-    ) -> Result<Vec<(RepositoryKey, Option<ExternalConnection>)>> {
-        let mut order = Vec::new();
-        for described in self.upstream_graph(repository).await? {
-            let connection = described
-                .external_connections
-                .iter()
-                .filter_map(|c| ExternalConnection::parse(c))
-                .find(|c| *c == which);
-            order.push((repository_key_of(&described), connection));
-        }
-        Ok(order)
-    }
-
-    /// The package as each repository of `start`'s search order stores it, with the external
-    /// connection of kind `which` each one has: what a format's package read (npm packument,
-    /// PyPI project page) merges. Only `start` itself when its package has upstream BLOCK.
-    ///
-    /// # Errors
-    /// `NotFound` (domain, repository).
-    pub(crate) async fn graph_listings(
-        &self,
-        start: &RepositoryKey,
-        key: &PackageKey,
-        which: ExternalConnection,
-        status: Option<VersionStatus>,
-        with_assets: bool,
-    ) -> Result<Vec<GraphStop>> {
-        let own = self
-            .store()
-            .package_listing(start, key, status, with_assets)
-            .await?;
-        let blocked = own
-            .as_ref()
-            .is_some_and(|l| l.package.origin.upstream == Allow::Block);
-        let mut order = self
-            .search_with_connections(start, which)
-            .await?
-            .into_iter();
-        let mut stops = Vec::new();
-        if let Some((_, connection)) = order.next() {
-            stops.push(GraphStop {
-                connection,
-                listing: own,
-            });
-        }
-        if !blocked {
-            for (repository, connection) in order {
-                let listing = self
-                    .store()
-                    .package_listing(&repository, key, status, with_assets)
-                    .await?;
-                stops.push(GraphStop {
-                    connection,
-                    listing,
-                });
-            }
-        }
-        Ok(stops)
-    }
-
-    /// Stores bytes already in memory (npm tarballs) as a committed blob.
-    pub(crate) async fn store_bytes(&self, bytes: Bytes, name: &str) -> Result<Asset> {
-        let limit = self.config().quotas.asset_size_bytes;
-        let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes)]);
-        let staged = self
-            .blobs()
-            .put_staged(body, limit)
-            .await
-            .map_err(|e| match e {
-                BlobError::TooLarge { limit } => Error::quota(
-                    ResourceKind::Asset,
-                    name,
-                    format!("The asset exceeds the asset size limit of {limit} bytes"),
-                ),
-                other => blob_error(other),
-            })?;
-        self.blobs().commit(&staged).await.map_err(blob_error)?;
-        Ok(to_asset(staged.size, &staged.hashes, name.to_owned()))
-    }
-
-    /// Opens a referenced blob for streaming.
-    pub(crate) async fn open_blob(&self, asset: &Asset) -> Result<BlobReader> {
-        self.blobs().get(&asset.hashes.sha256, None).await.map_err(|e| match e {
-            BlobError::NotFound => {
-                tracing::error!(asset.sha256 = %asset.hashes.sha256, "referenced blob is missing");
-                Error::Internal { message: "Internal error".to_owned() }
-            }
-            other => blob_error(other),
-        })
-    }
-
     // ---- garbage ------------------------------------------------------------------------------------
 
     /// One garbage sweep: deletes committed blobs that no asset row references and that were
@@ -1272,30 +1023,6 @@ impl Service {
                 return Ok(removed);
             }
         }
-    }
-}
-
-/// One repository of a format read's search order (see [`Service::graph_listings`]).
-pub(crate) struct GraphStop {
-    /// The repository's external connection of the kind asked for.
-    pub connection: Option<ExternalConnection>,
-    /// What it stores of the package.
-    pub listing: Option<PackageListing>,
-}
-
-pub(crate) fn repository_key_of(repository: &Repository) -> RepositoryKey {
-    RepositoryKey {
-        domain: repository.domain.clone(),
-        name: repository.name.clone(),
-    }
-}
-
-fn publish_blocked(package: &PackageKey) -> Error {
-    Error::AccessDenied {
-        message: format!(
-            "Publishing is blocked for package {} by its origin configuration",
-            package.name
-        ),
     }
 }
 

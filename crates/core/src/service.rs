@@ -1,4 +1,4 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rand::RngCore as _;
@@ -13,6 +13,7 @@ use reliquary_types::{
 
 use reliquary_blob::BlobStore;
 
+use crate::kit::{DocumentCache, ExternalRegistry, FormatRules, NoExternalRegistry};
 use crate::token::AuthToken;
 use crate::{Error, PageToken, Result};
 
@@ -45,6 +46,9 @@ pub struct Config {
     /// Base URL of the package endpoints, without a trailing slash.
     pub public_url: String,
     pub quotas: Quotas,
+    /// How long a document fetched from an external registry is served before it is
+    /// revalidated.
+    pub external_document_max_age: std::time::Duration,
 }
 
 /// The authenticated principal a request acts as.
@@ -81,11 +85,15 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// GetAuthorizationToken's default and maximum lifetime: 12 hours.
 pub const MAX_TOKEN_SECONDS: i64 = 43_200;
 const MIN_TOKEN_SECONDS: i64 = 900;
+/// At most this many bytes of external registries' documents are kept in memory.
+const DOCUMENT_CACHE_BYTES: usize = 128 * 1024 * 1024;
 
 /// The CodeArtifact operations, over a metadata store.
 pub struct Service {
     store: Arc<dyn Store>,
-    externals: Arc<dyn crate::npm::ExternalRegistry>,
+    externals: Arc<dyn ExternalRegistry>,
+    documents: DocumentCache,
+    formats: BTreeMap<PackageFormat, Arc<dyn FormatRules>>,
     blobs: BlobStore,
     config: Config,
     token_key: Vec<u8>,
@@ -117,7 +125,9 @@ impl Service {
         let page_key = store.signing_key("page-token", &random_key()).await?;
         Ok(Self {
             store,
-            externals: Arc::new(crate::npm::NoExternalRegistry),
+            externals: Arc::new(NoExternalRegistry),
+            documents: DocumentCache::new(config.external_document_max_age, DOCUMENT_CACHE_BYTES),
+            formats: BTreeMap::new(),
             blobs,
             config,
             token_key,
@@ -132,19 +142,34 @@ impl Service {
 
     /// Uses `externals` to reach public registries through external connections.
     #[must_use]
-    pub fn with_external_registry(
-        mut self,
-        externals: Arc<dyn crate::npm::ExternalRegistry>,
-    ) -> Self {
+    pub fn with_external_registry(mut self, externals: Arc<dyn ExternalRegistry>) -> Self {
         self.externals = externals;
         self
     }
 
-    pub(crate) fn externals(&self) -> &dyn crate::npm::ExternalRegistry {
+    /// Registers a package format's rules (see `kit`).
+    #[must_use]
+    pub fn with_format(mut self, rules: Arc<dyn FormatRules>) -> Self {
+        self.formats.insert(rules.format(), rules);
+        self
+    }
+
+    /// Whether packages of `format` carry dist-tags (a registered format's rule).
+    pub(crate) fn has_dist_tags(&self, format: PackageFormat) -> bool {
+        self.formats.get(&format).is_some_and(|r| r.dist_tags())
+    }
+
+    pub(crate) fn externals(&self) -> &dyn ExternalRegistry {
         &*self.externals
     }
 
-    pub(crate) fn store(&self) -> &dyn Store {
+    pub(crate) fn documents(&self) -> &DocumentCache {
+        &self.documents
+    }
+
+    /// The metadata store, for the formats' own reads and writes.
+    #[must_use]
+    pub fn store(&self) -> &dyn Store {
         &*self.store
     }
 

@@ -1,7 +1,14 @@
-//! Each package manager's protocol: parsing what its client sends and rendering what it reads.
-//!
-//! Parsing and rendering only (`design.md` §2): nothing here does I/O, knows HTTP routing or
-//! touches a store. Callers hand in bytes and stored values and get documents back.
+//! The package formats, one folder each: a format's protocol (parsing what its client sends and
+//! rendering what it reads), its rules on the core's format kit, and its endpoint on the HTTP
+//! half of the kit. Adding a format is one folder and one line in [`all`].
 
 pub mod npm;
 pub mod pypi;
+
+use reliquary_http::endpoint::FormatEndpoint;
+
+/// Every format the server serves: the registration list.
+#[must_use]
+pub fn all() -> Vec<Box<dyn FormatEndpoint>> {
+    vec![Box::new(npm::Npm), Box::new(pypi::Pypi)]
+}

@@ -6,11 +6,12 @@ use axum::http::{HeaderValue, StatusCode, request::Parts};
 use axum::response::{IntoResponse, Response};
 use reliquary_core::{Caller, Page, RepositoryListing, Service};
 use reliquary_store::{Domain, Repository, RepositoryUpdate, Tag};
-use reliquary_types::{AccountId, DomainName, ExternalConnection, RepositoryName};
+use reliquary_types::{ExternalConnection, RepositoryName};
 use reliquary_wire as wire;
 use reliquary_wire::{Operation, QueryParams, RawRequest};
 use sha2::{Digest as _, Sha256};
 
+use crate::convert::{account, domain_name, json, repository_name};
 use crate::{ApiError, AppState};
 
 /// Control-plane request bodies are small JSON documents.
@@ -164,41 +165,8 @@ fn authenticate(state: &AppState, parts: &Parts, payload_sha256: &str) -> Result
     })
 }
 
-pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<Response, ApiError> {
-    let body = serde_json::to_vec(value)
-        .map_err(|e| ApiError::internal(format!("serializing the response: {e}")))?;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response())
-}
-
 fn now_seconds() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-// ---- parsing the already-validated wire strings into domain types ------------------------------
-
-fn invalid(member: &str, value: &str) -> ApiError {
-    ApiError::validation(
-        "FIELD_VALIDATION_FAILED",
-        format!("Invalid value '{value}' at '{member}'"),
-    )
-}
-
-pub(crate) fn domain_name(value: &str) -> Result<DomainName, ApiError> {
-    DomainName::parse(value).map_err(|_| invalid("domain", value))
-}
-
-pub(crate) fn repository_name(member: &str, value: &str) -> Result<RepositoryName, ApiError> {
-    RepositoryName::parse(value).map_err(|_| invalid(member, value))
-}
-
-pub(crate) fn account(member: &str, value: Option<&String>) -> Result<Option<AccountId>, ApiError> {
-    value
-        .map(|v| AccountId::parse(v).map_err(|_| invalid(member, v)))
-        .transpose()
 }
 
 fn tags(tags: Option<Vec<wire::Tag>>) -> Vec<Tag> {

@@ -1,13 +1,14 @@
 //! The HTTP surfaces on one listener (`design.md` §1.2): the CodeArtifact control plane under
-//! `/v1` (SigV4) and `/health`. Converts wire shapes to core calls and core errors to the
-//! model's error shapes; nothing else in the workspace knows HTTP.
+//! `/v1` (SigV4), `/health`, and the package-format endpoints registered with [`router`] (the
+//! format kit's HTTP half is [`endpoint`]). Converts wire shapes to core calls and core errors
+//! to the model's error shapes.
 
 mod control_plane;
+mod convert;
 mod credentials;
+pub mod endpoint;
 mod error;
-mod npm;
 mod packages;
-mod pypi;
 mod remote;
 
 use std::sync::Arc;
@@ -36,31 +37,29 @@ impl AppState {
             credentials,
         }
     }
+
+    /// The operations, for the format endpoints.
+    #[must_use]
+    pub fn service(&self) -> &Arc<reliquary_core::Service> {
+        &self.service
+    }
 }
 
-/// The whole server's routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The whole server's routes: the control plane, `/health`, and each format's endpoint (each
+/// request to one logged once by the kit).
+pub fn router(state: AppState, formats: &[Box<dyn endpoint::FormatEndpoint>]) -> Router {
+    let mut router = Router::new()
         .route("/health", get(health))
         .route("/v1", any(control_plane::handle))
-        .route("/v1/{*rest}", any(control_plane::handle))
-        .route(
-            "/npm/d/{domain_owner}/{repository}/{*rest}",
-            any(npm::handle),
-        )
-        .route(
-            "/pypi/d/{domain_owner}/{repository}",
-            any(pypi::handle_root),
-        )
-        .route(
-            "/pypi/d/{domain_owner}/{repository}/",
-            any(pypi::handle_root),
-        )
-        .route(
-            "/pypi/d/{domain_owner}/{repository}/{*rest}",
-            any(pypi::handle),
-        )
-        .with_state(state)
+        .route("/v1/{*rest}", any(control_plane::handle));
+    for format in formats {
+        router = router.merge(
+            format
+                .router()
+                .layer(axum::middleware::from_fn(endpoint::log_request)),
+        );
+    }
+    router.with_state(state)
 }
 
 /// 200 once the server accepts requests, 503 while the database cannot be reached.

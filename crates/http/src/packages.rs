@@ -15,7 +15,7 @@ use reliquary_wire as wire;
 use reliquary_wire::{Operation, RawRequest};
 
 use crate::ApiError;
-use crate::control_plane::{account, domain_name, json, repository_name};
+use crate::convert::{account, domain_name, json, repository_name};
 
 pub(crate) fn format(value: wire::PackageFormat) -> PackageFormat {
     match value {

@@ -1,11 +1,13 @@
-//! The HTTP client behind external connections: fetches packuments and tarballs from the public
-//! registries (or whatever URL each connection is configured with).
+//! The HTTP client behind external connections: one streaming GET against the public registries
+//! (or whatever URL each connection is configured with). What is fetched, and how it is parsed,
+//! is the formats' business.
 
 use std::collections::HashMap;
 
-use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
-use reliquary_core::{ExternalError, ExternalRegistry};
+use reliquary_core::kit::{
+    ExternalError, ExternalRegistry, ExternalRequest, ExternalResponse, Target,
+};
 use reliquary_types::ExternalConnection;
 
 /// Where one external connection points, and the token it sends (as `Bearer`), if any.
@@ -28,7 +30,7 @@ impl RemoteRegistries {
     pub fn new(upstreams: HashMap<ExternalConnection, Upstream>) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(120))
+            .read_timeout(std::time::Duration::from_secs(60))
             .user_agent(concat!("reliquary/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { client, upstreams })
@@ -64,105 +66,57 @@ fn unavailable(e: &reqwest::Error) -> ExternalError {
 
 #[async_trait::async_trait]
 impl ExternalRegistry for RemoteRegistries {
-    async fn npm_packument(
+    async fn get(
         &self,
         connection: ExternalConnection,
-        full_name: &str,
-    ) -> Result<serde_json::Value, ExternalError> {
+        request: ExternalRequest<'_>,
+    ) -> Result<ExternalResponse, ExternalError> {
         let upstream = self.upstream(connection)?;
-        let url = format!(
-            "{}/{}",
-            upstream.url.trim_end_matches('/'),
-            full_name.replace('/', "%2f")
-        );
-        let response = self
+        let url = match request.target {
+            Target::Path(path) => format!("{}/{path}", upstream.url.trim_end_matches('/')),
+            Target::Url(url) => url.to_owned(),
+        };
+        let mut builder = self
             .request(upstream, &url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        match response.status() {
-            reqwest::StatusCode::NOT_FOUND => Err(ExternalError::NotFound),
-            status if status.is_success() => {
-                let body = response.bytes().await.map_err(|e| unavailable(&e))?;
-                serde_json::from_slice(&body).map_err(|e| {
-                    ExternalError::Unavailable(format!("{url} sent invalid JSON: {e}"))
-                })
-            }
-            status => Err(ExternalError::Unavailable(format!(
+            .header(reqwest::header::ACCEPT, request.accept);
+        if let Some(etag) = request.if_none_match {
+            builder = builder.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(since) = request.if_modified_since {
+            builder = builder.header(reqwest::header::IF_MODIFIED_SINCE, since);
+        }
+        let response = builder.send().await.map_err(|e| unavailable(&e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(ExternalError::NotFound);
+        }
+        if !status.is_success() && status != reqwest::StatusCode::NOT_MODIFIED {
+            return Err(ExternalError::Unavailable(format!(
                 "{url} answered {status}"
-            ))),
+            )));
         }
-    }
-
-    async fn pypi_project_page(
-        &self,
-        connection: ExternalConnection,
-        project: &str,
-    ) -> Result<(Bytes, String, String), ExternalError> {
-        let upstream = self.upstream(connection)?;
-        let url = format!("{}/{project}/", upstream.url.trim_end_matches('/'));
-        let response = self
-            .request(upstream, &url)
-            .header(
-                reqwest::header::ACCEPT,
-                "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1",
-            )
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        match response.status() {
-            reqwest::StatusCode::NOT_FOUND => Err(ExternalError::NotFound),
-            status if status.is_success() => {
-                let content_type = response
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("text/html")
-                    .to_owned();
-                let final_url = response.url().to_string();
-                let body = response.bytes().await.map_err(|e| unavailable(&e))?;
-                Ok((body, content_type, final_url))
-            }
-            status => Err(ExternalError::Unavailable(format!(
-                "{url} answered {status}"
-            ))),
-        }
-    }
-
-    async fn fetch(
-        &self,
-        connection: ExternalConnection,
-        url: &str,
-        max_bytes: u64,
-    ) -> Result<Bytes, ExternalError> {
-        let upstream = self.upstream(connection)?;
-        let response = self
-            .request(upstream, url)
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        match response.status() {
-            reqwest::StatusCode::NOT_FOUND => return Err(ExternalError::NotFound),
-            status if !status.is_success() => {
-                return Err(ExternalError::Unavailable(format!(
-                    "{url} answered {status}"
-                )));
-            }
-            _ => {}
-        }
-        let mut body = BytesMut::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| unavailable(&e))?;
-            if (body.len() + chunk.len()) as u64 > max_bytes {
-                return Err(ExternalError::Unavailable(format!(
-                    "{url} exceeds {max_bytes} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        let final_url = response.url().to_string();
+        Ok(ExternalResponse {
+            not_modified: status == reqwest::StatusCode::NOT_MODIFIED,
+            url: final_url,
+            content_type,
+            etag,
+            last_modified,
+            body: response
+                .bytes_stream()
+                .map(|chunk| chunk.map_err(std::io::Error::other))
+                .boxed(),
+        })
     }
 }
 

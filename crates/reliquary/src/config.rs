@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// The region written into ARNs.
     #[arg(long, env = "RELIQUARY_REGION")]
     region: Option<String>,
+    /// Seconds a document fetched through an external connection (a packument, a project page)
+    /// is served from memory before it is revalidated with the registry (default 300).
+    #[arg(long, env = "RELIQUARY_EXTERNAL_CACHE_SECONDS")]
+    external_cache_seconds: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +61,7 @@ struct FileSettings {
     blob_store: Option<String>,
     public_url: Option<String>,
     region: Option<String>,
+    external_cache_seconds: Option<u64>,
     #[serde(default)]
     quotas: FileQuotas,
 }
@@ -108,6 +113,7 @@ pub struct Settings {
     pub public_url: Option<String>,
     pub region: String,
     pub quotas: Quotas,
+    pub external_cache: std::time::Duration,
 }
 
 impl Settings {
@@ -159,6 +165,11 @@ impl Settings {
                 .region
                 .or(file.region)
                 .unwrap_or_else(|| "us-east-1".to_owned()),
+            external_cache: std::time::Duration::from_secs(
+                args.external_cache_seconds
+                    .or(file.external_cache_seconds)
+                    .unwrap_or(300),
+            ),
             quotas: Quotas {
                 domains_per_account: file
                     .quotas

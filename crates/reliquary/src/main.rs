@@ -85,6 +85,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             region: settings.region.clone(),
             public_url,
             quotas: settings.quotas,
+            external_document_max_age: settings.external_cache,
         },
     )
     .await
@@ -94,12 +95,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         identity.secret_access_key.clone(),
         identity.account_id.clone(),
     );
-    let service = Arc::new(service.with_external_registry(Arc::new(remote_registries()?)));
+    let formats = reliquary_formats::all();
+    let service = formats
+        .iter()
+        .fold(service, |service, format| {
+            service.with_format(format.rules())
+        })
+        .with_external_registry(Arc::new(remote_registries()?));
+    let service = Arc::new(service);
     tokio::spawn(sweep_periodically(Arc::clone(&service)));
-    let app = reliquary_http::router(reliquary_http::AppState::new(
-        service,
-        Arc::new(credentials),
-    ));
+    let app = reliquary_http::router(
+        reliquary_http::AppState::new(service, Arc::new(credentials)),
+        &formats,
+    );
 
     let mut out = std::io::stdout().lock();
     if identity.generated {
@@ -164,6 +172,7 @@ async fn gc(args: GcArgs) -> anyhow::Result<()> {
             region: settings.region.clone(),
             public_url: String::new(),
             quotas: settings.quotas,
+            external_document_max_age: settings.external_cache,
         },
     )
     .await

@@ -1,19 +1,24 @@
-//! npm: package names, the `npm publish` document and its tarball checks, version metadata
-//! extraction, and the packument in its full and abbreviated (`install-v1`) forms.
+//! npm, in one folder: package names, the `npm publish` document and its tarball checks, version
+//! metadata, packuments full and abbreviated (`install-v1`) — and, on the format kit, its rules
+//! (`rules`) and its endpoint (`endpoint`).
 
 mod accept;
+mod endpoint;
 mod metadata;
 mod names;
 mod packument;
 mod publish;
+mod rules;
 
 pub use accept::wants_abbreviated;
+pub use endpoint::Npm;
 pub use metadata::version_metadata;
 pub use names::{full_name, parse_name, tarball_filename};
 pub use packument::{
     PackumentVersion, abbreviated_packument, integrity_from_sha512_hex, packument,
 };
 pub use publish::{Attachment, PublishDocument, parse_publish, verify_version};
+pub use rules::{NPM_ASSET, NpmRules, Packument};
 
 /// The longest package name npm accepts, scope included.
 pub const MAX_NAME_LENGTH: usize = 214;

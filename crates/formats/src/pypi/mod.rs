@@ -4,16 +4,20 @@
 //! upstream index's project pages.
 
 mod accept;
+mod endpoint;
 mod filename;
 mod metadata;
 mod page;
+mod rules;
 mod simple;
 mod upload;
 
 pub use accept::{HTML_MEDIA_TYPE, JSON_MEDIA_TYPE, LEGACY_HTML_MEDIA_TYPE, negotiate};
+pub use endpoint::Pypi;
 pub use filename::{DistKind, check_filename, version_from_filename};
 pub use metadata::{MAX_METADATA_SIZE, REQUIRES_DIST, version_metadata, wheel_metadata};
 pub use page::parse_project_page;
+pub use rules::{ProjectPage, PypiRules};
 pub use simple::{
     SimpleFile, project_page_html, project_page_json, root_page_html, root_page_json,
 };

@@ -1,0 +1,435 @@
+//! Resolving an asset for a package endpoint (`spec/digest.md` §4.3–4.4): the requested
+//! repository itself, then its upstreams depth-first (a version served from an upstream is
+//! retained in the requested repository, a reference and no bytes), then an external connection
+//! (what is fetched is ingested into the repository owning the connection, and retained in the
+//! requested one). Files from external registries stream through the blob store's staging path.
+
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt as _};
+use reliquary_blob::{BlobError, BlobReader, Hashes, StagedBlob};
+use reliquary_store::{
+    CopyItem, CopyVersions, IngestVersion, PackageVersion, RepositoryKey, ResourceKind, StoreError,
+};
+use reliquary_types::{
+    Allow, Asset, AssetHashes, ExternalConnection, OriginRestrictions, PackageKey, Timestamp,
+    VersionMetadata,
+};
+
+use super::external::{ExternalError, ExternalRequest, Target};
+use crate::service::Service;
+use crate::{Error, Result};
+
+/// A download: the version it belongs to, the asset, and its bytes.
+pub struct AssetDownload {
+    pub version: PackageVersion,
+    pub asset: Asset,
+    pub body: BlobReader,
+}
+
+/// Bytes streamed into the blob store's staging area and hashed, not committed yet.
+#[derive(Debug)]
+pub struct Staged {
+    blob: StagedBlob,
+}
+
+impl Staged {
+    #[must_use]
+    pub fn hashes(&self) -> &Hashes {
+        &self.blob.hashes
+    }
+
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.blob.size
+    }
+}
+
+/// What a format fetched from its registry for one version, its blobs committed.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub assets: Vec<Asset>,
+    pub metadata: VersionMetadata,
+}
+
+/// How a format fetches a version from the registry behind an external connection.
+#[async_trait::async_trait]
+pub trait Ingest: Sync {
+    /// The version's asset `asset` (and whatever else of the version the format keeps with it),
+    /// fetched and committed with [`Service::fetch_external_file`]; `Ok(None)` when the registry
+    /// has no such file. A format refuses a file whose bytes disagree with the registry's
+    /// document (a `Conflict`).
+    ///
+    /// # Errors
+    /// Store and blob failures, mismatched digests.
+    async fn fetch(
+        &self,
+        service: &Service,
+        connection: ExternalConnection,
+        key: &PackageKey,
+        version: &str,
+        asset: &str,
+    ) -> Result<Option<Ingested>>;
+}
+
+pub(crate) fn blob_error(err: BlobError) -> Error {
+    match err {
+        BlobError::Unavailable(detail) => {
+            tracing::error!(error.detail = %detail, "blob store unavailable");
+            Error::Unavailable {
+                message: "The blob store is unavailable".to_owned(),
+            }
+        }
+        other => {
+            tracing::error!(error.detail = %other, "blob store error");
+            Error::Internal {
+                message: "Internal error".to_owned(),
+            }
+        }
+    }
+}
+
+pub(crate) fn to_asset(size: u64, hashes: &Hashes, name: String) -> Asset {
+    Asset {
+        name,
+        size,
+        hashes: AssetHashes {
+            md5: hashes.md5.clone(),
+            sha1: hashes.sha1.clone(),
+            sha256: hashes.sha256.clone(),
+            sha512: hashes.sha512.clone(),
+        },
+    }
+}
+
+fn asset_not_found(what: &str) -> Error {
+    Error::not_found(ResourceKind::Asset, what, format!("{what} not found"))
+}
+
+impl Service {
+    /// Streams bytes into a staging object while hashing them; nothing is referenced yet.
+    ///
+    /// # Errors
+    /// `QuotaExceeded` past the asset size limit; blob store failures.
+    pub async fn stage<S>(&self, body: S) -> Result<Staged>
+    where
+        S: Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + Unpin,
+    {
+        self.stage_limited(body, self.config().quotas.asset_size_bytes)
+            .await
+    }
+
+    async fn stage_limited<S>(&self, body: S, limit: u64) -> Result<Staged>
+    where
+        S: Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + Unpin,
+    {
+        let blob = self
+            .blobs()
+            .put_staged(body, limit)
+            .await
+            .map_err(|e| match e {
+                BlobError::TooLarge { limit } => Error::quota(
+                    ResourceKind::Asset,
+                    "content",
+                    format!("The file exceeds the asset size limit of {limit} bytes"),
+                ),
+                other => blob_error(other),
+            })?;
+        Ok(Staged { blob })
+    }
+
+    /// Commits a staged blob under its SHA-256: the asset a version may now reference.
+    ///
+    /// # Errors
+    /// Blob store failures.
+    pub async fn commit(&self, staged: &Staged, name: &str) -> Result<Asset> {
+        self.blobs()
+            .commit(&staged.blob)
+            .await
+            .map_err(blob_error)?;
+        Ok(to_asset(
+            staged.blob.size,
+            &staged.blob.hashes,
+            name.to_owned(),
+        ))
+    }
+
+    /// Drops a staged blob that will not be committed.
+    pub async fn discard(&self, staged: Staged) {
+        if let Err(e) = self.blobs().discard(&staged.blob).await {
+            tracing::warn!(error = %e, "discarding a staged upload failed");
+        }
+    }
+
+    /// Stores bytes already in memory (a wheel's extracted metadata) as a committed blob.
+    ///
+    /// # Errors
+    /// `QuotaExceeded`, blob store failures.
+    pub async fn store_bytes(&self, bytes: Bytes, name: &str) -> Result<Asset> {
+        let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+        let staged = self.stage(body).await?;
+        self.commit(&staged, name).await
+    }
+
+    /// Opens a referenced blob for streaming.
+    ///
+    /// # Errors
+    /// Blob store failures (a missing referenced blob is an internal error).
+    pub async fn open_blob(&self, asset: &Asset) -> Result<BlobReader> {
+        self.blobs()
+            .get(&asset.hashes.sha256, None)
+            .await
+            .map_err(|e| match e {
+                BlobError::NotFound => {
+                    tracing::error!(asset.sha256 = %asset.hashes.sha256, "referenced blob is missing");
+                    Error::Internal {
+                        message: "Internal error".to_owned(),
+                    }
+                }
+                other => blob_error(other),
+            })
+    }
+
+    /// Part of a referenced blob (an HTTP `Range`), clamped to its end.
+    ///
+    /// # Errors
+    /// `Validation` for a range that starts at or past the end; blob store failures.
+    pub async fn open_blob_range(
+        &self,
+        asset: &Asset,
+        range: std::ops::Range<u64>,
+    ) -> Result<BlobReader> {
+        self.blobs()
+            .get(&asset.hashes.sha256, Some(range))
+            .await
+            .map_err(|e| match e {
+                BlobError::RangeNotSatisfiable { size } => Error::validation(format!(
+                    "The range is not satisfiable for an asset of {size} bytes"
+                )),
+                other => blob_error(other),
+            })
+    }
+
+    /// A version's asset as a download.
+    ///
+    /// # Errors
+    /// `NotFound` when the version has no asset of that name.
+    pub async fn download(
+        &self,
+        version: PackageVersion,
+        assets: Vec<Asset>,
+        name: &str,
+    ) -> Result<AssetDownload> {
+        let asset = assets
+            .into_iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| asset_not_found(name))?;
+        let body = self.open_blob(&asset).await?;
+        Ok(AssetDownload {
+            version,
+            asset,
+            body,
+        })
+    }
+
+    /// A registry document through the per-(connection, path) cache.
+    ///
+    /// # Errors
+    /// The registry is unreachable and nothing is cached.
+    pub async fn external_document(
+        &self,
+        connection: ExternalConnection,
+        path: &str,
+        accept: &str,
+        max_bytes: u64,
+    ) -> std::result::Result<Option<super::ExternalDocument>, ExternalError> {
+        self.documents()
+            .get(self.externals(), connection, path, accept, max_bytes)
+            .await
+    }
+
+    /// Streams a file named by a registry document into the blob store: staged and hashed,
+    /// committed only when `verify` accepts its hashes. `Ok(None)` when the registry is
+    /// unreachable or does not have it.
+    ///
+    /// # Errors
+    /// `Conflict` when `verify` refuses the bytes; blob store failures.
+    pub async fn fetch_external_file(
+        &self,
+        connection: ExternalConnection,
+        url: &str,
+        name: &str,
+        verify: impl FnOnce(&Hashes) -> bool + Send,
+    ) -> Result<Option<Asset>> {
+        let request = ExternalRequest {
+            target: Target::Url(url),
+            accept: "*/*",
+            if_none_match: None,
+            if_modified_since: None,
+        };
+        let response = match self.externals().get(connection, request).await {
+            Ok(response) => response,
+            Err(ExternalError::NotFound) => return Ok(None),
+            Err(ExternalError::Unavailable(detail)) => {
+                tracing::warn!(error.detail = %detail, url, "external file unavailable");
+                return Ok(None);
+            }
+        };
+        let staged = match self
+            .stage_limited(
+                response.body.map_err(std::io::Error::other),
+                self.config().quotas.asset_size_bytes,
+            )
+            .await
+        {
+            Ok(staged) => staged,
+            Err(e @ Error::QuotaExceeded { .. }) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, url, "external file could not be read");
+                return Ok(None);
+            }
+        };
+        if !verify(staged.hashes()) {
+            self.discard(staged).await;
+            return Err(Error::conflict(
+                ResourceKind::Asset,
+                name,
+                format!("The external registry's {name} does not match the digest its index gives"),
+            ));
+        }
+        let asset = self.commit(&staged, name).await?;
+        Ok(Some(asset))
+    }
+
+    /// Keeps a version served from `from` in `repository` (a reference, no bytes copied).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn retain(
+        &self,
+        repository: &RepositoryKey,
+        from: &RepositoryKey,
+        key: &PackageKey,
+        version: &PackageVersion,
+    ) -> Result<PackageVersion> {
+        let copy = CopyVersions {
+            destination: repository.clone(),
+            package: key.clone(),
+            items: vec![CopyItem {
+                from: from.clone(),
+                version: version.version.clone(),
+                expected_revision: version.revision.clone(),
+                replaces: None,
+            }],
+            new_package_origin: OriginRestrictions::INGESTED_FIRST,
+            dist_tags: Vec::new(),
+        };
+        match self.store().copy_versions(copy).await {
+            Ok(mut written) => Ok(written.pop().unwrap_or_else(|| version.clone())),
+            // A concurrent request retained it first, or the upstream changed: serve what is there.
+            Err(StoreError::Contention) => Ok(self
+                .store()
+                .version(repository, key, &version.version)
+                .await?
+                .map_or_else(|| version.clone(), |v| v.version)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Ingests a version fetched by `ingest` into `repository` (the one owning `connection`).
+    async fn ingest(
+        &self,
+        repository: &RepositoryKey,
+        connection: ExternalConnection,
+        key: &PackageKey,
+        version: &str,
+        asset: &str,
+        ingest: &dyn Ingest,
+    ) -> Result<Option<(PackageVersion, Vec<Asset>)>> {
+        let Some(fetched) = ingest.fetch(self, connection, key, version, asset).await? else {
+            return Ok(None);
+        };
+        let assets = fetched.assets.clone();
+        let ingest = IngestVersion {
+            repository: repository.clone(),
+            package: key.clone(),
+            version: version.to_owned(),
+            assets: fetched.assets,
+            metadata: fetched.metadata,
+            external_connection: connection.name().to_owned(),
+            published: Timestamp::now(),
+        };
+        match self.store().ingest_version(ingest).await {
+            Ok(v) => {
+                let assets = match self.store().version(repository, key, version).await? {
+                    Some(stored) => stored.assets,
+                    None => assets,
+                };
+                Ok(Some((v, assets)))
+            }
+            Err(StoreError::NotAllowed(_)) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The asset `asset` of `version` as `start` serves it: its own, else the first upstream's
+    /// (retained in `start`), else fetched through an external connection (ingested into the
+    /// repository owning it and retained in `start`). An upstream BLOCK on `start`'s package
+    /// limits the search to `start` itself.
+    ///
+    /// # Errors
+    /// `NotFound` when nothing in the graph has a downloadable copy.
+    pub async fn resolve_asset(
+        &self,
+        start: &RepositoryKey,
+        key: &PackageKey,
+        version: &str,
+        asset: &str,
+        ingest: &dyn Ingest,
+    ) -> Result<AssetDownload> {
+        let missing = || asset_not_found(&format!("{key} {version} {asset}"));
+        let keep_here = match self.store().version(start, key, version).await? {
+            Some(found) if found.assets.iter().any(|a| a.name == asset) => {
+                if !found.version.status.assets_downloadable() {
+                    return Err(missing());
+                }
+                return self.download(found.version, found.assets, asset).await;
+            }
+            // A version without that file (PyPI versions gain files) is not retained again.
+            own => own.is_none(),
+        };
+        let package = self.store().package(start, key).await?;
+        if package.is_some_and(|p| p.origin.upstream == Allow::Block) {
+            return Err(missing());
+        }
+        for (index, stop) in self.search_order(start, key).await?.into_iter().enumerate() {
+            if index > 0
+                && let Some(found) = self.store().version(&stop.repository, key, version).await?
+                && found.assets.iter().any(|a| a.name == asset)
+            {
+                if !found.version.status.assets_downloadable() {
+                    continue;
+                }
+                let served = if keep_here {
+                    self.retain(start, &stop.repository, key, &found.version)
+                        .await?
+                } else {
+                    found.version
+                };
+                return self.download(served, found.assets, asset).await;
+            }
+            if let Some(connection) = stop.connection
+                && let Some((ingested, assets)) = self
+                    .ingest(&stop.repository, connection, key, version, asset, ingest)
+                    .await?
+            {
+                let served = if index > 0 && keep_here {
+                    self.retain(start, &stop.repository, key, &ingested).await?
+                } else {
+                    ingested
+                };
+                return self.download(served, assets, asset).await;
+            }
+        }
+        Err(missing())
+    }
+}

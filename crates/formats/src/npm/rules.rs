@@ -1,0 +1,593 @@
+//! npm's rules over the format kit (`spec/digest.md` §4.3–4.5): publishing, packuments merged
+//! across the upstream graph, tarballs resolved through upstreams and the `public:npmjs`
+//! external connection, dist-tags, deprecate and unpublish.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource};
+use reliquary_core::time::{iso8601, parse_iso8601};
+use reliquary_core::{AssetDownload, Error, Result, Service};
+use reliquary_store::{
+    PublishAsset, RepositoryKey, ResourceKind, StoreError, VersionFilter, VersionOrder,
+    VersionWithAssets,
+};
+use reliquary_types::{
+    ExternalConnection, PackageFormat, PackageKey, Timestamp, VersionMetadata, VersionStatus,
+};
+
+use super::{self as format, PackumentVersion, PublishDocument};
+
+/// npm versions have exactly one asset, under this name.
+pub const NPM_ASSET: &str = "package.tgz";
+/// Largest packument read from an external registry.
+const MAX_REMOTE_PACKUMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// npm's rules as the shared operations see them: packages carry dist-tags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NpmRules;
+
+impl FormatRules for NpmRules {
+    fn format(&self) -> PackageFormat {
+        PackageFormat::Npm
+    }
+
+    fn dist_tags(&self) -> bool {
+        true
+    }
+}
+
+/// Which packument document to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packument {
+    /// The whole document (`application/json`).
+    Full,
+    /// What `npm install` asks for (`application/vnd.npm.install-v1+json`).
+    Abbreviated,
+}
+
+fn npm_not_found(full_name: &str) -> Error {
+    Error::not_found(
+        ResourceKind::Package,
+        full_name,
+        format!("{full_name} is not in this registry"),
+    )
+}
+
+fn npm_key(scope: Option<&str>, name: &str) -> PackageKey {
+    PackageKey {
+        format: PackageFormat::Npm,
+        namespace: scope.map(str::to_owned),
+        name: name.to_owned(),
+    }
+}
+
+/// One version visible to npm, from whichever repository of the graph holds it.
+struct Visible {
+    version: String,
+    manifest: Option<serde_json::Value>,
+    metadata: VersionMetadata,
+    published: Timestamp,
+}
+
+/// The packument of `full_name` from the registry behind `connection` (cached by the kit).
+async fn remote_packument(
+    service: &Service,
+    connection: ExternalConnection,
+    full_name: &str,
+) -> std::result::Result<Option<serde_json::Value>, String> {
+    // Names were validated by `parse_name`; the scope's `/` is the only character to escape.
+    let path = full_name.replace('/', "%2f");
+    let document = service
+        .external_document(
+            connection,
+            &path,
+            "application/json",
+            MAX_REMOTE_PACKUMENT_BYTES,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    document
+        .map(|d| serde_json::from_slice(&d.body).map_err(|e| format!("{path}: invalid JSON: {e}")))
+        .transpose()
+}
+
+/// Where npm's merged listing reads versions: stored manifests, and remote packuments.
+struct Versions<'a> {
+    full_name: &'a str,
+}
+
+#[async_trait::async_trait]
+impl MergeSource for Versions<'_> {
+    type Version = Visible;
+
+    fn stored(&self, _: &RepositoryKey, stored: VersionWithAssets) -> Option<Visible> {
+        let mut metadata = stored.version.metadata;
+        Some(Visible {
+            version: stored.version.version,
+            manifest: metadata.extra.take(),
+            metadata,
+            published: stored.version.published,
+        })
+    }
+
+    async fn external(
+        &self,
+        service: &Service,
+        connection: ExternalConnection,
+        _: &PackageKey,
+    ) -> std::result::Result<Option<ExternalVersions<Visible>>, String> {
+        let Some(remote) = remote_packument(service, connection, self.full_name).await? else {
+            return Ok(None);
+        };
+        let times = remote.get("time");
+        let versions = remote
+            .get("versions")
+            .and_then(|v| v.as_object())
+            .into_iter()
+            .flatten()
+            .map(|(version, manifest)| {
+                let published = times
+                    .and_then(|t| t.get(version))
+                    .and_then(|t| t.as_str())
+                    .and_then(parse_iso8601)
+                    .unwrap_or(Timestamp(0));
+                let visible = Visible {
+                    version: version.clone(),
+                    manifest: Some(manifest.clone()),
+                    metadata: format::version_metadata(manifest, self.full_name),
+                    published,
+                };
+                (version.clone(), visible)
+            })
+            .collect();
+        let dist_tags = remote
+            .get("dist-tags")
+            .and_then(|t| t.as_object())
+            .into_iter()
+            .flatten()
+            .filter_map(|(tag, v)| v.as_str().map(|v| (tag.clone(), v.to_owned())))
+            .collect();
+        Ok(Some(ExternalVersions {
+            versions,
+            dist_tags,
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Ingest for Versions<'_> {
+    async fn fetch(
+        &self,
+        service: &Service,
+        connection: ExternalConnection,
+        _: &PackageKey,
+        version: &str,
+        _: &str,
+    ) -> Result<Option<Ingested>> {
+        let remote = match remote_packument(service, connection, self.full_name).await {
+            Ok(Some(remote)) => remote,
+            Ok(None) => return Ok(None),
+            Err(detail) => {
+                tracing::warn!(error.detail = %detail, package = %self.full_name, "external registry unavailable");
+                return Ok(None);
+            }
+        };
+        let Some(manifest) = remote.get("versions").and_then(|v| v.get(version)) else {
+            return Ok(None);
+        };
+        let Some(url) = manifest
+            .get("dist")
+            .and_then(|d| d.get("tarball"))
+            .and_then(|t| t.as_str())
+        else {
+            return Ok(None);
+        };
+        let Some(asset) = service
+            .fetch_external_file(connection, url, NPM_ASSET, |hashes| {
+                dist_matches(manifest, &hashes.sha1, &hashes.sha512)
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Ingested {
+            assets: vec![asset],
+            metadata: format::version_metadata(manifest, self.full_name),
+        }))
+    }
+}
+
+fn tarball_url(
+    service: &Service,
+    repository: &RepositoryKey,
+    full_name: &str,
+    name: &str,
+    version: &str,
+) -> String {
+    format!(
+        "{}/{full_name}/-/{}",
+        service.endpoint_base("npm", repository),
+        format::tarball_filename(name, version)
+    )
+}
+
+/// The packument of a package as the requested repository sees it: its own Published
+/// versions, then those of each upstream (and external connection) not seen yet; dist-tags
+/// merged with the upstream winning a conflict.
+///
+/// # Errors
+/// `NotFound` when no repository of the graph knows the package.
+pub async fn npm_packument(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+    shape: Packument,
+) -> Result<serde_json::Value> {
+    let key = npm_key(scope, name);
+    let full_name = format::full_name(scope, name);
+    let source = Versions {
+        full_name: &full_name,
+    };
+    let Some(merged) = service
+        .merged_listing(
+            repository,
+            &key,
+            Some(VersionStatus::Published),
+            false,
+            &source,
+        )
+        .await?
+    else {
+        return Err(npm_not_found(&full_name));
+    };
+    let versions = merged.versions;
+    let mut tags = merged.dist_tags;
+    tags.retain(|_, v| versions.contains_key(v));
+    if !tags.contains_key("latest")
+        && let Some(newest) = versions.values().max_by_key(|v| v.published)
+    {
+        tags.insert("latest".to_owned(), newest.version.clone());
+    }
+    let listing: Vec<PackumentVersion<'_>> = versions
+        .values()
+        .map(|v| {
+            let dist = v.manifest.as_ref().and_then(|m| m.get("dist"));
+            let text = |field: &str| {
+                dist.and_then(|d| d.get(field))
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("")
+            };
+            PackumentVersion {
+                version: &v.version,
+                manifest: v.manifest.as_ref(),
+                metadata: &v.metadata,
+                tarball_url: tarball_url(service, repository, &full_name, name, &v.version),
+                shasum: text("shasum"),
+                integrity: text("integrity").to_owned(),
+                published: Some(iso8601(v.published)),
+            }
+        })
+        .collect();
+    Ok(match shape {
+        Packument::Full => format::packument(&full_name, &listing, &tags),
+        Packument::Abbreviated => format::abbreviated_packument(&full_name, &listing, &tags),
+    })
+}
+
+/// A tarball, resolved by the kit: this repository, its upstreams (retained), then
+/// `public:npmjs` (ingested).
+///
+/// # Errors
+/// `NotFound` when nothing in the graph has a downloadable version.
+pub async fn npm_tarball(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+    version: &str,
+) -> Result<AssetDownload> {
+    let key = npm_key(scope, name);
+    let full_name = format::full_name(scope, name);
+    let source = Versions {
+        full_name: &full_name,
+    };
+    service
+        .resolve_asset(repository, &key, version, NPM_ASSET, &source)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => npm_not_found(&format!("{full_name}@{version}")),
+            other => other,
+        })
+}
+
+/// Publishes the versions of an npm PUT that carry a tarball, or applies a metadata-only
+/// PUT (deprecate, unpublish of single versions).
+///
+/// # Errors
+/// `Validation` (document, integrity), `Conflict` (the version exists here or in a reachable
+/// upstream), `AccessDenied` (publish BLOCK).
+pub async fn npm_put(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+    document: &PublishDocument,
+) -> Result<()> {
+    let key = npm_key(scope, name);
+    let full_name = format::full_name(scope, name);
+    if document.name != full_name {
+        return Err(Error::validation(format!(
+            "The document names {} but the request path names {full_name}",
+            document.name
+        )));
+    }
+    if document.attachments.is_empty() {
+        return npm_update(service, repository, &key, document).await;
+    }
+    let mut published = Vec::new();
+    for version in document.versions.keys() {
+        let Ok(tarball) = format::verify_version(document, version) else {
+            // Versions without an attachment in a publish body are the existing ones npm echoes.
+            if document
+                .attachments
+                .keys()
+                .any(|a| a.ends_with(&format!("-{version}.tgz")))
+            {
+                format::verify_version(document, version)
+                    .map_err(|e| Error::validation(e.to_string()))?;
+            }
+            continue;
+        };
+        if service
+            .check_publish(repository, &key, version)
+            .await?
+            .exists
+        {
+            return Err(Error::conflict(
+                ResourceKind::PackageVersion,
+                version.as_str(),
+                format!("{full_name}@{version} already exists; versions cannot be published over"),
+            ));
+        }
+        let manifest = &document.versions[version];
+        let asset = service
+            .store_bytes(Bytes::copy_from_slice(tarball), NPM_ASSET)
+            .await?;
+        let publish = PublishAsset {
+            repository: repository.clone(),
+            package: key.clone(),
+            version: version.clone(),
+            asset,
+            unfinished: false,
+            metadata: format::version_metadata(manifest, &full_name),
+            now: Timestamp::now(),
+            max_assets_per_version: 1,
+            append_to_published: false,
+        };
+        match service.publish_asset(publish).await {
+            Ok(_) => published.push(version.clone()),
+            // Another publish of the same version won: a version is published once.
+            Err(Error::Conflict { .. }) => {
+                return Err(Error::conflict(
+                    ResourceKind::PackageVersion,
+                    version.as_str(),
+                    format!("{full_name}@{version} already exists"),
+                ));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if published.is_empty() {
+        return Err(Error::validation(
+            "The publish document has no version with a tarball",
+        ));
+    }
+    for (tag, version) in &document.dist_tags {
+        if published.contains(version) {
+            service
+                .store()
+                .set_dist_tag(repository, &key, tag, version)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A PUT without tarballs: versions missing from the document are unpublished, versions whose
+/// `deprecated` changed are updated, and dist-tags of remaining versions are applied.
+async fn npm_update(
+    service: &Service,
+    repository: &RepositoryKey,
+    key: &PackageKey,
+    document: &PublishDocument,
+) -> Result<()> {
+    let full_name = format::full_name(key.namespace.as_deref(), &key.name);
+    if service.store().package(repository, key).await?.is_none() {
+        return Err(npm_not_found(&full_name));
+    }
+    let stored = service
+        .store()
+        .list_versions(
+            repository,
+            key,
+            &VersionFilter::default(),
+            VersionOrder::Version,
+            None,
+            u32::MAX,
+        )
+        .await?;
+    let mut removed = Vec::new();
+    for version in &stored {
+        let Some(manifest) = document.versions.get(&version.version) else {
+            removed.push(version.clone());
+            continue;
+        };
+        let wanted = manifest.get("deprecated").cloned();
+        let current = version
+            .metadata
+            .extra
+            .as_ref()
+            .and_then(|m| m.get("deprecated"))
+            .cloned();
+        if wanted != current {
+            let mut metadata = version.metadata.clone();
+            let mut extra = metadata
+                .extra
+                .take()
+                .unwrap_or_else(|| serde_json::json!({}));
+            if let Some(object) = extra.as_object_mut() {
+                match wanted {
+                    Some(message) if message.as_str().is_some_and(|m| !m.is_empty()) => {
+                        object.insert("deprecated".to_owned(), message);
+                    }
+                    _ => {
+                        object.remove("deprecated");
+                    }
+                }
+            }
+            metadata.extra = Some(extra);
+            service
+                .store()
+                .update_version_metadata(
+                    repository,
+                    key,
+                    &version.version,
+                    &version.revision,
+                    metadata,
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::Contention => Error::conflict(
+                        ResourceKind::PackageVersion,
+                        version.version.as_str(),
+                        "The version changed concurrently; retry",
+                    ),
+                    other => other.into(),
+                })?;
+        }
+    }
+    if !removed.is_empty() {
+        let changes: Vec<reliquary_store::VersionChange> = removed
+            .iter()
+            .map(|v| reliquary_store::VersionChange {
+                version: v.version.clone(),
+                expected_status: v.status,
+                expected_revision: v.revision.clone(),
+                action: reliquary_store::VersionAction::Delete,
+            })
+            .collect();
+        service
+            .store()
+            .change_versions(repository, key, &changes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Contention => Error::conflict(
+                    ResourceKind::Package,
+                    full_name.as_str(),
+                    "The package changed concurrently; retry",
+                ),
+                other => other.into(),
+            })?;
+    }
+    let remaining: BTreeSet<&str> = stored
+        .iter()
+        .filter(|v| !removed.contains(v))
+        .map(|v| v.version.as_str())
+        .collect();
+    for (tag, version) in &document.dist_tags {
+        if remaining.contains(version.as_str()) {
+            service
+                .store()
+                .set_dist_tag(repository, key, tag, version)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// `npm unpublish pkg --force`: the package and all its versions.
+///
+/// # Errors
+/// `NotFound`.
+pub async fn npm_delete_package(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+) -> Result<()> {
+    let key = npm_key(scope, name);
+    service
+        .store()
+        .delete_package(repository, &key)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound {
+                kind: ResourceKind::Package,
+                ..
+            } => npm_not_found(&format::full_name(scope, name)),
+            other => other.into(),
+        })?;
+    Ok(())
+}
+
+/// The dist-tags npm sees (merged across the graph, as in the packument).
+///
+/// # Errors
+/// `NotFound`.
+pub async fn npm_dist_tags(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+) -> Result<serde_json::Value> {
+    let packument = npm_packument(service, repository, scope, name, Packument::Abbreviated).await?;
+    Ok(packument
+        .get("dist-tags")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({})))
+}
+
+/// # Errors
+/// `NotFound` when the version is not in this repository.
+pub async fn npm_set_dist_tag(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+    tag: &str,
+    version: &str,
+) -> Result<()> {
+    Ok(service
+        .store()
+        .set_dist_tag(repository, &npm_key(scope, name), tag, version)
+        .await?)
+}
+
+/// # Errors
+/// `NotFound` when the tag does not exist.
+pub async fn npm_remove_dist_tag(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+    tag: &str,
+) -> Result<()> {
+    Ok(service
+        .store()
+        .remove_dist_tag(repository, &npm_key(scope, name), tag)
+        .await?)
+}
+
+/// Whether a manifest's `dist.shasum` / `dist.integrity` (those present) describe a file of
+/// these SHA-1 and SHA-512 (hex).
+fn dist_matches(manifest: &serde_json::Value, sha1: &str, sha512: &str) -> bool {
+    let dist = manifest.get("dist");
+    let field = |name: &str| dist.and_then(|d| d.get(name)).and_then(|v| v.as_str());
+    let shasum_ok = field("shasum").is_none_or(|s| s.eq_ignore_ascii_case(sha1));
+    let integrity_ok = field("integrity")
+        .filter(|i| i.starts_with("sha512-"))
+        .is_none_or(|i| i == format::integrity_from_sha512_hex(sha512));
+    shasum_ok && integrity_ok
+}
