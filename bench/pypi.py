@@ -31,7 +31,6 @@ import argparse
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -44,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from common import BENCH_DIR, Conditions, cpu_model, loadavg, release_binary, table, write_results
+from common import BENCH_DIR, Conditions, cpu_model, free_port, loadavg, release_binary, table, write_results
 
 import requests
 
@@ -72,8 +71,17 @@ def versions(files: int) -> list[str]:
     return [f"1.0.{k}" for k in range(files)]
 
 
+def own_folder() -> None:
+    """bench/pypi/, ignored by git through its own .gitignore."""
+    PYPI_DIR.mkdir(parents=True, exist_ok=True)
+    ignore = PYPI_DIR / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+
+
 def wheels(projects: int, files: int) -> list[Path]:
     """The wheels of every project and version, made once into bench/pypi/wheels-PxF/."""
+    own_folder()
     folder = PYPI_DIR / f"wheels-{projects}x{files}"
     done = folder / ".complete"
     if not done.exists():
@@ -115,18 +123,9 @@ class Target:
         return pypi_support.with_credentials(self.simple_root, self.secret, USER)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pypiserver_python() -> Path:
     """bench/pypi/venv/bin/python with pypiserver[passlib] installed (created when missing)."""
-    PYPI_DIR.mkdir(parents=True, exist_ok=True)
-    ignore = PYPI_DIR / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
+    own_folder()
     python = PYPISERVER_VENV / "bin" / "python"
     probe = [str(python), "-c", f"import pypiserver, passlib; assert pypiserver.__version__ == '{PYPISERVER_VERSION}'"]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
