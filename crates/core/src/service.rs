@@ -13,7 +13,7 @@ use reliquary_types::{
 
 use reliquary_blob::BlobStore;
 
-use crate::kit::{DocumentCache, ExternalRegistry, FormatRules, NoExternalRegistry};
+use crate::kit::{DocumentCache, ExternalRegistry, FormatRules, HotPath, NoExternalRegistry};
 use crate::token::AuthToken;
 use crate::{Error, PageToken, Result};
 
@@ -93,6 +93,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     externals: Arc<dyn ExternalRegistry>,
     documents: DocumentCache,
+    pub(crate) hot: HotPath,
     formats: BTreeMap<PackageFormat, Arc<dyn FormatRules>>,
     blobs: BlobStore,
     config: Config,
@@ -127,6 +128,7 @@ impl Service {
             store,
             externals: Arc::new(NoExternalRegistry),
             documents: DocumentCache::new(config.external_document_max_age, DOCUMENT_CACHE_BYTES),
+            hot: HotPath::new(config.external_document_max_age),
             formats: BTreeMap::new(),
             blobs,
             config,

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use reliquary_core::kit::FormatRules;
+use reliquary_core::kit::{FormatRules, Rendered};
 use reliquary_core::{AssetDownload, Caller, Error, Service};
 use reliquary_store::RepositoryKey;
 
@@ -118,6 +118,7 @@ pub struct PackageRequest<D> {
     /// The path after `/{format}/d/{domain}-{owner}/{repo}/`, each segment percent-decoded
     /// (empty segments dropped).
     pub segments: Vec<String>,
+    format: &'static str,
     dialect: PhantomData<fn() -> D>,
 }
 
@@ -157,8 +158,36 @@ impl<D: Dialect> FromRequestParts<AppState> for PackageRequest<D> {
             caller,
             repository,
             segments: segments.filter(|s| !s.is_empty()).collect(),
+            format: D::NAME,
             dialect: PhantomData,
         })
+    }
+}
+
+impl<D> PackageRequest<D> {
+    /// The document this request names in its `variant` (a media type, a packument shape),
+    /// rendered by `render` unless a rendering is cached under the store's current change
+    /// counter (`Service::rendered`).
+    ///
+    /// # Errors
+    /// Whatever `render` returns.
+    pub async fn rendered<F>(
+        &self,
+        variant: &str,
+        render: F,
+    ) -> Result<Arc<Rendered>, EndpointError<D>>
+    where
+        F: Future<Output = reliquary_core::Result<(Vec<u8>, &'static str)>>,
+    {
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{variant}",
+            self.repository.domain.owner,
+            self.repository.domain.name,
+            self.repository.name,
+            self.format,
+            self.segments.join("/"),
+        );
+        Ok(self.service.rendered(key, render).await?)
     }
 }
 
@@ -212,19 +241,19 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// A strong ETag over a document's bytes, or 304 when `If-None-Match` names it.
+/// A rendered document with its strong ETag, or 304 when `If-None-Match` names it.
 #[must_use]
-pub fn document(headers: &HeaderMap, content_type: &'static str, body: Vec<u8>) -> Response {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(&body);
-    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-    if matches_etag(headers, &etag) {
-        return not_modified(&etag);
+pub fn document(headers: &HeaderMap, rendered: &Rendered) -> Response {
+    if matches_etag(headers, &rendered.etag) {
+        return not_modified(&rendered.etag);
     }
-    let mut response = body.into_response();
+    let mut response = Body::from(rendered.body.clone()).into_response();
     let response_headers = response.headers_mut();
-    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rendered.content_type),
+    );
+    if let Ok(value) = HeaderValue::from_str(&rendered.etag) {
         response_headers.insert(header::ETAG, value);
     }
     response

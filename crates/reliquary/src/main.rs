@@ -75,6 +75,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let identity = identity::Identity::load_or_generate(&settings.data_dir)?;
 
     let store = open_store(&settings.database_url).await?;
+    // Other nodes' writes invalidate this node's read caches (PostgreSQL LISTEN/NOTIFY).
+    store
+        .watch_changes()
+        .await
+        .map_err(|e| anyhow::anyhow!("listening for other nodes' changes: {e}"))?;
     let blobs = open_blobs(&settings)?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await

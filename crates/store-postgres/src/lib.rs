@@ -11,10 +11,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reliquary_store::sql::corrupt;
+use reliquary_store::sql::{WriteTx, corrupt};
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
     RepositoryCursor, RepositoryFilter, RepositoryStore, RepositoryUpdate, ResourceKind, Result,
@@ -40,6 +42,7 @@ const LOCK_CLASS_DOMAIN_OWNER: i32 = 0x5245_4c01;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    changes: Arc<AtomicU64>,
 }
 
 impl PostgresStore {
@@ -59,7 +62,10 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(db_err)?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            changes: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -78,11 +84,18 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool
+    async fn write(&self) -> Result<WriteTx<Postgres>> {
+        let mut tx = self
+            .pool
             .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        // Delivered to every listening node at commit, and only if the transaction commits.
+        sqlx::query("SELECT pg_notify('reliquary_changes', '')")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        Ok(WriteTx::new(tx, Arc::clone(&self.changes)))
     }
 
     async fn read(&self) -> Result<Transaction<'static, Postgres>> {
@@ -1016,6 +1029,41 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// Follows every node's committed writes: each write transaction sends `NOTIFY
+    /// reliquary_changes`; a listener task moves this node's counter on every notification,
+    /// and on every reconnection (notifications may have been missed while disconnected).
+    async fn watch_changes(&self) -> Result<()> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(db_err)?;
+        listener.listen("reliquary_changes").await.map_err(db_err)?;
+        let changes = Arc::clone(&self.changes);
+        tokio::spawn(async move {
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(_)) => {
+                        changes.fetch_add(1, Ordering::SeqCst);
+                    }
+                    // The connection dropped: sqlx reconnects on the next call. Anything
+                    // could have changed meanwhile.
+                    Ok(None) => {
+                        changes.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => {
+                        changes.fetch_add(1, Ordering::SeqCst);
+                        tracing::warn!(error = %e, "listening for other nodes' writes failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
         Ok(())
     }
 

@@ -8,10 +8,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reliquary_store::sql::corrupt;
+use reliquary_store::sql::{WriteTx, corrupt};
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
     RepositoryCursor, RepositoryFilter, RepositoryStore, RepositoryUpdate, ResourceKind, Result,
@@ -36,6 +38,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    changes: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -66,6 +69,7 @@ impl SqliteStore {
             Self {
                 writer: pool.clone(),
                 reader: pool,
+                changes: Arc::default(),
             }
         } else {
             let options = options.journal_mode(SqliteJournalMode::Wal);
@@ -79,7 +83,11 @@ impl SqliteStore {
                 .connect_with(options)
                 .await
                 .map_err(db_err)?;
-            Self { writer, reader }
+            Self {
+                writer,
+                reader,
+                changes: Arc::default(),
+            }
         };
         store.migrate().await?;
         Ok(store)
@@ -99,11 +107,13 @@ impl SqliteStore {
         self.reader.close().await;
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.writer
+    async fn write(&self) -> Result<WriteTx<Sqlite>> {
+        let tx = self
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        Ok(WriteTx::new(tx, Arc::clone(&self.changes)))
     }
 
     async fn read(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -923,6 +933,10 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
     }
 
     fn backend(&self) -> &'static str {

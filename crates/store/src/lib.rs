@@ -288,4 +288,17 @@ pub trait Store: DomainStore + RepositoryStore + TagStore + KeyStore + PackageSt
     async fn ping(&self) -> Result<()>;
     /// The backend's name for logs ("sqlite", "postgres").
     fn backend(&self) -> &'static str;
+    /// A counter that moves whenever a write may have changed what a read returns: bumped after
+    /// every committed write of this process, and (PostgreSQL, once [`Store::watch_changes`] runs)
+    /// of any process sharing the database. A cache stamped with its value before a read stays
+    /// valid while it does not move.
+    fn changes(&self) -> u64;
+    /// Starts following other processes' writes (PostgreSQL `LISTEN`); a no-op where the process
+    /// is the only writer. Called once by the server.
+    ///
+    /// # Errors
+    /// The listener cannot connect.
+    async fn watch_changes(&self) -> Result<()> {
+        Ok(())
+    }
 }

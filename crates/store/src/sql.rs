@@ -215,3 +215,47 @@ pub fn package_listing(
         dist_tags,
     })
 }
+
+/// A write transaction that, once committed, moves the store's change counter
+/// ([`crate::Store::changes`]): every write of a backend goes through one, so no cache keyed on
+/// the counter outlives a change. It derefs to the connection, as a sqlx transaction does.
+pub struct WriteTx<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    #[must_use]
+    pub fn new(
+        tx: sqlx::Transaction<'static, DB>,
+        changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Self {
+        Self { tx, changes }
+    }
+
+    /// Commits, then moves the change counter (after: a reader that saw the old value and
+    /// cached what it read is invalidated; one that sees the new value reads the new rows).
+    ///
+    /// # Errors
+    /// The commit fails (nothing changed; the counter does not move).
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}

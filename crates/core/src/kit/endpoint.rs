@@ -43,12 +43,18 @@ impl Service {
             account,
             access_key_id: claims.principal,
         };
+        let cache_key = (domain_and_owner.to_owned(), repository.to_owned());
+        let stamp = self.store().changes();
+        if let Some(key) = self.hot.repositories.get(&cache_key, stamp) {
+            return Ok((caller, key));
+        }
         let domain = DomainName::parse(domain).map_err(|_| parse())?;
         let owner = AccountId::parse(owner).map_err(|_| parse())?;
         let name = RepositoryName::parse(repository).map_err(|_| parse())?;
         let key = self
             .repository_key(&caller, domain, Some(owner), &name)
             .await?;
+        self.hot.repositories.insert(cache_key, stamp, key.clone());
         Ok((caller, key))
     }
 

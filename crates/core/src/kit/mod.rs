@@ -12,9 +12,11 @@
 //! - [`Service::external_document`]: registry documents, cached and revalidated;
 //! - [`Service::endpoint_repository`]: token and repository of a request.
 
+mod cache;
 mod endpoint;
 mod external;
 mod graph;
+mod hot;
 mod publish;
 mod resolve;
 
@@ -25,6 +27,8 @@ pub use external::{
 };
 pub(crate) use graph::repository_key_of;
 pub use graph::{ExternalVersions, MergeSource, Merged, SearchStop};
+pub(crate) use hot::HotPath;
+pub use hot::Rendered;
 pub(crate) use publish::backoff;
 pub use publish::{PublishCheck, publish_blocked};
 pub(crate) use resolve::blob_error;

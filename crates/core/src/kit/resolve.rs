@@ -387,11 +387,19 @@ impl Service {
         ingest: &dyn Ingest,
     ) -> Result<AssetDownload> {
         let missing = || asset_not_found(&format!("{key} {version} {asset}"));
+        let cache_key = (start.clone(), key.clone(), version.to_owned());
+        let stamp = self.store().changes();
+        if let Some(hit) = self.hot.versions.get(&cache_key, stamp)
+            && hit.assets.iter().any(|a| a.name == asset)
+        {
+            return self.download(hit.version, hit.assets, asset).await;
+        }
         let keep_here = match self.store().version(start, key, version).await? {
             Some(found) if found.assets.iter().any(|a| a.name == asset) => {
                 if !found.version.status.assets_downloadable() {
                     return Err(missing());
                 }
+                self.hot.versions.insert(cache_key, stamp, found.clone());
                 return self.download(found.version, found.assets, asset).await;
             }
             // A version without that file (PyPI versions gain files) is not retained again.

@@ -84,17 +84,25 @@ async fn handle(endpoint: PackageRequest<Npm>, request: Request) -> Result<Respo
                     } else {
                         Packument::Full
                     };
-                    let mut document =
-                        rules::npm_packument(service, repo, scope, &unscoped, shape).await?;
-                    let content_type = match shape {
-                        Packument::Abbreviated => ABBREVIATED_MEDIA_TYPE,
-                        Packument::Full => {
-                            document["_rev"] = json!("1-0");
-                            "application/json"
-                        }
+                    let (variant, content_type) = match shape {
+                        Packument::Abbreviated => ("abbreviated", ABBREVIATED_MEDIA_TYPE),
+                        Packument::Full => ("full", "application/json"),
                     };
-                    let body = serde_json::to_vec(&document).unwrap_or_default();
-                    Ok(endpoint::document(headers, content_type, body))
+                    let rendered = endpoint
+                        .rendered(variant, async {
+                            let mut document =
+                                rules::npm_packument(service, repo, scope, &unscoped, shape)
+                                    .await?;
+                            if shape == Packument::Full {
+                                document["_rev"] = json!("1-0");
+                            }
+                            Ok((
+                                serde_json::to_vec(&document).unwrap_or_default(),
+                                content_type,
+                            ))
+                        })
+                        .await?;
+                    Ok(endpoint::document(headers, &rendered))
                 }
                 (&Method::PUT, [] | ["-rev", _]) => {
                     let body = axum::body::to_bytes(request.into_body(), MAX_PUBLISH_BYTES)

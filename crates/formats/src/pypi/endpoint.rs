@@ -57,29 +57,39 @@ async fn handle(endpoint: PackageRequest<Pypi>, request: Request) -> Result<Resp
     match (&method, segments.as_slice()) {
         (&Method::POST, [] | ["legacy"]) => upload(service, repo, request).await,
         (&Method::GET | &Method::HEAD, ["simple"]) => {
-            let projects = rules::projects(service, repo).await?;
             let media = format::negotiate(accept(request.headers()));
-            let body = if media.ends_with("json") {
-                serde_json::to_string(&format::root_page_json(&projects)).unwrap_or_default()
-            } else {
-                format::root_page_html(&projects)
-            };
-            Ok(page(media, body))
+            let rendered = endpoint
+                .rendered(media, async {
+                    let projects = rules::projects(service, repo).await?;
+                    let body = if media.ends_with("json") {
+                        serde_json::to_vec(&format::root_page_json(&projects)).unwrap_or_default()
+                    } else {
+                        format::root_page_html(&projects).into_bytes()
+                    };
+                    Ok((body, content_type(media)))
+                })
+                .await?;
+            Ok(endpoint::document(request.headers(), &rendered))
         }
         (&Method::GET | &Method::HEAD, ["simple", project]) => {
-            let page_data = rules::project_page(service, repo, project).await?;
             let media = format::negotiate(accept(request.headers()));
-            let body = if media.ends_with("json") {
-                serde_json::to_string(&format::project_page_json(
-                    &page_data.project,
-                    &page_data.versions,
-                    &page_data.files,
-                ))
-                .unwrap_or_default()
-            } else {
-                format::project_page_html(&page_data.project, &page_data.files)
-            };
-            Ok(page(media, body))
+            let rendered = endpoint
+                .rendered(media, async {
+                    let page = rules::project_page(service, repo, project).await?;
+                    let body = if media.ends_with("json") {
+                        serde_json::to_vec(&format::project_page_json(
+                            &page.project,
+                            &page.versions,
+                            &page.files,
+                        ))
+                        .unwrap_or_default()
+                    } else {
+                        format::project_page_html(&page.project, &page.files).into_bytes()
+                    };
+                    Ok((body, content_type(media)))
+                })
+                .await?;
+            Ok(endpoint::document(request.headers(), &rendered))
         }
         (&Method::GET | &Method::HEAD, ["files", project, version, filename]) => {
             let download = rules::file(service, repo, project, version, filename).await?;
@@ -96,13 +106,12 @@ fn accept(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
 }
 
-fn page(media: &'static str, body: String) -> Response {
-    let content_type = if media == "text/html" {
+fn content_type(media: &'static str) -> &'static str {
+    if media == "text/html" {
         "text/html; charset=utf-8"
     } else {
         media
-    };
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    }
 }
 
 /// twine's `:action=file_upload`: text fields are collected, the `content` file streams into
