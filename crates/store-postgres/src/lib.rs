@@ -14,7 +14,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reliquary_store::sql::corrupt;
+use reliquary_store::sql::{RepositoryRow, corrupt};
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
     RepositoryCursor, RepositoryFilter, RepositoryStore, RepositoryUpdate, ResourceKind, Result,
@@ -209,17 +209,6 @@ impl DomainRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct RepositoryRow {
-    id: i64,
-    domain_owner: String,
-    domain_name: String,
-    name: String,
-    administrator_account: String,
-    description: Option<String>,
-    created_ms: i64,
-}
-
 const DOMAIN_SELECT: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.created_ms, \
      (SELECT COUNT(*) FROM repositories r WHERE r.domain_id = d.id) AS repository_count, \
      (SELECT COALESCE(SUM(a.size), 0)::BIGINT FROM assets a WHERE a.domain_id = d.id) \
@@ -364,28 +353,9 @@ async fn load_repositories(
 
     rows.into_iter()
         .map(|row| {
-            let upstreams = upstreams
-                .remove(&row.id)
-                .unwrap_or_default()
-                .iter()
-                .map(|n| RepositoryName::parse(n).map_err(|e| corrupt("upstream name", e)))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Repository {
-                domain: DomainKey {
-                    owner: AccountId::parse(&row.domain_owner)
-                        .map_err(|e| corrupt("domain owner", e))?,
-                    name: DomainName::parse(&row.domain_name)
-                        .map_err(|e| corrupt("domain name", e))?,
-                },
-                name: RepositoryName::parse(&row.name)
-                    .map_err(|e| corrupt("repository name", e))?,
-                administrator_account: AccountId::parse(&row.administrator_account)
-                    .map_err(|e| corrupt("administrator account", e))?,
-                description: row.description,
-                upstreams,
-                external_connections: connections.remove(&row.id).unwrap_or_default(),
-                created: Timestamp(row.created_ms),
-            })
+            let upstreams = upstreams.remove(&row.id).unwrap_or_default();
+            let connections = connections.remove(&row.id).unwrap_or_default();
+            row.into_repository(upstreams, connections)
         })
         .collect()
 }

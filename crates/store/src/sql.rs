@@ -2,15 +2,63 @@
 //! both schemas store the same columns with the same Rust types, only the SQL dialect differs.
 
 use reliquary_types::{
-    Allow, Asset, AssetHashes, OriginRestrictions, OriginType, PackageFormat, PackageKey,
-    Timestamp, VersionMetadata, VersionOrigin, VersionStatus,
+    AccountId, Allow, Asset, AssetHashes, DomainName, OriginRestrictions, OriginType,
+    PackageFormat, PackageKey, RepositoryName, Timestamp, VersionMetadata, VersionOrigin,
+    VersionStatus,
 };
 
-use crate::{Package, PackageListing, PackageVersion, Result, StoreError, VersionWithAssets};
+use crate::{
+    DomainKey, Package, PackageListing, PackageVersion, Repository, Result, StoreError,
+    VersionWithAssets,
+};
 
 /// A stored value that does not parse: the database was changed behind the store's back.
 pub fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("stored {what} is invalid: {e}"))
+}
+
+/// A repository's own columns. Select `r.id, d.owner AS domain_owner, d.name AS domain_name,
+/// r.name, r.administrator_account, r.description, r.created_ms`.
+#[derive(sqlx::FromRow)]
+pub struct RepositoryRow {
+    pub id: i64,
+    pub domain_owner: String,
+    pub domain_name: String,
+    pub name: String,
+    pub administrator_account: String,
+    pub description: Option<String>,
+    pub created_ms: i64,
+}
+
+impl RepositoryRow {
+    /// The record, completed with its upstreams (names, in list order) and external connections.
+    ///
+    /// # Errors
+    /// `Internal` for a stored name or account that does not parse.
+    pub fn into_repository(
+        self,
+        upstreams: impl IntoIterator<Item = String>,
+        external_connections: Vec<String>,
+    ) -> Result<Repository> {
+        Ok(Repository {
+            domain: DomainKey {
+                owner: AccountId::parse(&self.domain_owner)
+                    .map_err(|e| corrupt("domain owner", e))?,
+                name: DomainName::parse(&self.domain_name)
+                    .map_err(|e| corrupt("domain name", e))?,
+            },
+            name: RepositoryName::parse(&self.name).map_err(|e| corrupt("repository name", e))?,
+            administrator_account: AccountId::parse(&self.administrator_account)
+                .map_err(|e| corrupt("administrator account", e))?,
+            description: self.description,
+            upstreams: upstreams
+                .into_iter()
+                .map(|n| RepositoryName::parse(&n).map_err(|e| corrupt("upstream name", e)))
+                .collect::<Result<_>>()?,
+            external_connections,
+            created: Timestamp(self.created_ms),
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
