@@ -14,11 +14,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reliquary_store::sql::{RepositoryRow, corrupt};
+use reliquary_store::sql::{
+    ClosureRow, RepositoryRow, closure_repositories, corrupt, upstream_closure_depth,
+};
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
-    RepositoryCursor, RepositoryFilter, RepositoryStore, RepositoryUpdate, ResourceKind, Result,
-    Store, StoreError, Tag, TagStore, TaggedResource,
+    RepositoryCursor, RepositoryFilter, RepositoryKey, RepositoryStore, RepositoryUpdate,
+    ResourceKind, Result, Store, StoreError, Tag, TagStore, TaggedResource,
 };
 use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp, find_cycle};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -225,6 +227,29 @@ const DOMAIN_LOOKUP: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.c
 const REPOSITORY_SELECT: &str = "SELECT r.id, d.owner AS domain_owner, d.name AS domain_name, \
      r.name, r.administrator_account, r.description, r.created_ms \
      FROM repositories r JOIN domains d ON d.id = r.domain_id";
+
+/// A repository (bound: domain owner, domain name, repository name) and the repositories its
+/// upstream links reach, transitively, within a number of links (bound fourth). The recursion
+/// walks (repository, distance) pairs, each once (UNION), so it ends at the limit even through a
+/// cycle. Each repository of the closure comes in one row per upstream (one with nulls when it
+/// has none), with its external connection ([`reliquary_store::sql::ClosureRow`]).
+const UPSTREAM_CLOSURE: &str = "WITH RECURSIVE reach (id, depth) AS ( \
+         SELECT r.id, 0 FROM repositories r JOIN domains d ON d.id = r.domain_id \
+         WHERE d.owner = $1 AND d.name = $2 AND r.name = $3 \
+         UNION \
+         SELECT u.upstream_id, reach.depth + 1 \
+         FROM reach JOIN repository_upstreams u ON u.repository_id = reach.id \
+         WHERE reach.depth < $4 \
+     ) \
+     SELECT r.id, d.owner AS domain_owner, d.name AS domain_name, r.name, \
+     r.administrator_account, r.description, r.created_ms, \
+     u.position::BIGINT AS upstream_position, t.name AS upstream, c.name AS external_connection \
+     FROM (SELECT DISTINCT id FROM reach) AS reached \
+     JOIN repositories r ON r.id = reached.id \
+     JOIN domains d ON d.id = r.domain_id \
+     LEFT JOIN repository_upstreams u ON u.repository_id = r.id \
+     LEFT JOIN repositories t ON t.id = u.upstream_id \
+     LEFT JOIN repository_external_connections c ON c.repository_id = r.id";
 
 // ---------------------------------------------------------------------------------------------
 // Queries shared by the operations
@@ -857,6 +882,19 @@ impl RepositoryStore for PostgresStore {
             Some(row) => Ok(Some(load_repository(&mut tx, row).await?)),
             None => Ok(None),
         }
+    }
+
+    async fn upstream_closure(&self, start: &RepositoryKey) -> Result<Vec<Repository>> {
+        let mut tx = self.read().await?;
+        let rows: Vec<ClosureRow> = sqlx::query_as(UPSTREAM_CLOSURE)
+            .bind(start.domain.owner.as_str())
+            .bind(start.domain.name.as_str())
+            .bind(start.name.as_str())
+            .bind(upstream_closure_depth())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        closure_repositories(rows)
     }
 
     async fn update_repository(
