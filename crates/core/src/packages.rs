@@ -9,9 +9,8 @@ use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use reliquary_blob::{BlobError, BlobReader};
 use reliquary_store::{
     CopyItem, CopyVersions, DomainKey, Package, PackageCursor, PackageFilter, PackageListing,
-    PackageVersion, PublishAsset, Repository, RepositoryFilter, RepositoryKey, ResourceKind,
-    StoreError, VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder,
-    VersionWithAssets,
+    PackageVersion, PublishAsset, Repository, RepositoryKey, ResourceKind, StoreError,
+    VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
 use reliquary_types::{
     Allow, Asset, AssetHashes, ExternalConnection, OriginRestrictions, PackageFormat, PackageKey,
@@ -1085,35 +1084,22 @@ impl Service {
     /// # Errors
     /// `NotFound` (domain, repository).
     pub(crate) async fn upstream_graph(&self, start: &RepositoryKey) -> Result<Vec<Repository>> {
-        let first = self
-            .describe_repository_by_key(&start.domain, &start.name)
-            .await?;
-        if first.upstreams.is_empty() {
-            return Ok(vec![first]);
-        }
-        let filter = RepositoryFilter {
-            domain: Some(start.domain.clone()),
-            administrator: None,
-            name_prefix: None,
-        };
-        let mut records = BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store()
-                .list_repositories(&filter, after.as_ref(), 1000)
+        let mut closure = self.store().upstream_closure(start).await?;
+        if closure.is_empty() {
+            // `NotFound` for whichever of the domain and the repository is missing. Found after
+            // all, it was created since: read its graph again (gone again, it is searched alone).
+            let first = self
+                .describe_repository_by_key(&start.domain, &start.name)
                 .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(reliquary_store::RepositoryCursor {
-                name: last.name.to_string(),
-                domain_owner: last.domain.owner.to_string(),
-                domain_name: last.domain.name.to_string(),
-            });
-            for repository in page {
-                records.insert(repository.name.to_string(), repository);
+            closure = self.store().upstream_closure(start).await?;
+            if closure.is_empty() {
+                closure.push(first);
             }
         }
-        records.insert(first.name.to_string(), first);
+        let mut records: BTreeMap<String, Repository> = closure
+            .into_iter()
+            .map(|repository| (repository.name.to_string(), repository))
+            .collect();
         let graph: BTreeMap<String, Vec<String>> = records
             .iter()
             .map(|(name, repository)| {
