@@ -16,11 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reliquary_store::sql::{WriteTx, corrupt};
+use reliquary_store::sql::{
+    ClosureRow, RepositoryRow, WriteTx, closure_repositories, corrupt, upstream_closure_depth,
+};
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
-    RepositoryCursor, RepositoryFilter, RepositoryStore, RepositoryUpdate, ResourceKind, Result,
-    Store, StoreError, Tag, TagStore, TaggedResource,
+    RepositoryCursor, RepositoryFilter, RepositoryKey, RepositoryStore, RepositoryUpdate,
+    ResourceKind, Result, Store, StoreError, Tag, TagStore, TaggedResource,
 };
 use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp, find_cycle};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -222,17 +224,6 @@ impl DomainRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct RepositoryRow {
-    id: i64,
-    domain_owner: String,
-    domain_name: String,
-    name: String,
-    administrator_account: String,
-    description: Option<String>,
-    created_ms: i64,
-}
-
 const DOMAIN_SELECT: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.created_ms, \
      (SELECT COUNT(*) FROM repositories r WHERE r.domain_id = d.id) AS repository_count, \
      (SELECT COALESCE(SUM(a.size), 0)::BIGINT FROM assets a WHERE a.domain_id = d.id) \
@@ -249,6 +240,29 @@ const DOMAIN_LOOKUP: &str = "SELECT d.id, d.owner, d.name, d.encryption_key, d.c
 const REPOSITORY_SELECT: &str = "SELECT r.id, d.owner AS domain_owner, d.name AS domain_name, \
      r.name, r.administrator_account, r.description, r.created_ms \
      FROM repositories r JOIN domains d ON d.id = r.domain_id";
+
+/// A repository (bound: domain owner, domain name, repository name) and the repositories its
+/// upstream links reach, transitively, within a number of links (bound fourth). The recursion
+/// walks (repository, distance) pairs, each once (UNION), so it ends at the limit even through a
+/// cycle. Each repository of the closure comes in one row per upstream (one with nulls when it
+/// has none), with its external connection ([`reliquary_store::sql::ClosureRow`]).
+const UPSTREAM_CLOSURE: &str = "WITH RECURSIVE reach (id, depth) AS ( \
+         SELECT r.id, 0 FROM repositories r JOIN domains d ON d.id = r.domain_id \
+         WHERE d.owner = $1 AND d.name = $2 AND r.name = $3 \
+         UNION \
+         SELECT u.upstream_id, reach.depth + 1 \
+         FROM reach JOIN repository_upstreams u ON u.repository_id = reach.id \
+         WHERE reach.depth < $4 \
+     ) \
+     SELECT r.id, d.owner AS domain_owner, d.name AS domain_name, r.name, \
+     r.administrator_account, r.description, r.created_ms, \
+     u.position::BIGINT AS upstream_position, t.name AS upstream, c.name AS external_connection \
+     FROM (SELECT DISTINCT id FROM reach) AS reached \
+     JOIN repositories r ON r.id = reached.id \
+     JOIN domains d ON d.id = r.domain_id \
+     LEFT JOIN repository_upstreams u ON u.repository_id = r.id \
+     LEFT JOIN repositories t ON t.id = u.upstream_id \
+     LEFT JOIN repository_external_connections c ON c.repository_id = r.id";
 
 // ---------------------------------------------------------------------------------------------
 // Queries shared by the operations
@@ -377,28 +391,9 @@ async fn load_repositories(
 
     rows.into_iter()
         .map(|row| {
-            let upstreams = upstreams
-                .remove(&row.id)
-                .unwrap_or_default()
-                .iter()
-                .map(|n| RepositoryName::parse(n).map_err(|e| corrupt("upstream name", e)))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Repository {
-                domain: DomainKey {
-                    owner: AccountId::parse(&row.domain_owner)
-                        .map_err(|e| corrupt("domain owner", e))?,
-                    name: DomainName::parse(&row.domain_name)
-                        .map_err(|e| corrupt("domain name", e))?,
-                },
-                name: RepositoryName::parse(&row.name)
-                    .map_err(|e| corrupt("repository name", e))?,
-                administrator_account: AccountId::parse(&row.administrator_account)
-                    .map_err(|e| corrupt("administrator account", e))?,
-                description: row.description,
-                upstreams,
-                external_connections: connections.remove(&row.id).unwrap_or_default(),
-                created: Timestamp(row.created_ms),
-            })
+            let upstreams = upstreams.remove(&row.id).unwrap_or_default();
+            let connections = connections.remove(&row.id).unwrap_or_default();
+            row.into_repository(upstreams, connections)
         })
         .collect()
 }
@@ -900,6 +895,19 @@ impl RepositoryStore for PostgresStore {
             Some(row) => Ok(Some(load_repository(&mut tx, row).await?)),
             None => Ok(None),
         }
+    }
+
+    async fn upstream_closure(&self, start: &RepositoryKey) -> Result<Vec<Repository>> {
+        let mut tx = self.read().await?;
+        let rows: Vec<ClosureRow> = sqlx::query_as(UPSTREAM_CLOSURE)
+            .bind(start.domain.owner.as_str())
+            .bind(start.domain.name.as_str())
+            .bind(start.name.as_str())
+            .bind(upstream_closure_depth())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        closure_repositories(rows)
     }
 
     async fn update_repository(

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use reliquary_store::conformance::Fixture;
+use reliquary_store::conformance::{self, Fixture};
 use reliquary_store::{KeyStore, Store, StoreError};
 use reliquary_store_postgres::PostgresStore;
 use sqlx::Connection;
@@ -104,6 +104,28 @@ impl Fixture for PostgresFixture {
 }
 
 reliquary_store::conformance_tests!(PostgresFixture);
+
+/// Links `cc -> aa` behind the store's back (it refuses to make a cycle itself).
+const CLOSE_THE_CYCLE: &str = "INSERT INTO repository_upstreams (repository_id, position, upstream_id) \
+     SELECT c.id, 0, a.id FROM repositories a JOIN repositories c ON c.domain_id = a.domain_id \
+     WHERE a.name = 'aa' AND c.name = 'cc'";
+
+#[tokio::test]
+async fn upstream_closure_survives_a_cycle() {
+    let fixture = PostgresFixture::setup().await;
+    let store = fixture.store();
+    let domain = conformance::upstream_chain_for_a_cycle(&*store).await;
+    let mut conn = PgConnection::connect(&fixture.database.url())
+        .await
+        .expect("open a second connection");
+    sqlx::query(CLOSE_THE_CYCLE)
+        .execute(&mut conn)
+        .await
+        .expect("link cc -> aa");
+    conn.close().await.expect("close the second connection");
+    conformance::upstream_closure_survives_a_cycle(&*store, &domain).await;
+    fixture.teardown().await;
+}
 
 fn migration_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use reliquary_store::conformance::Fixture;
+use reliquary_store::conformance::{self, Fixture};
 use reliquary_store::{KeyStore, Store};
 use reliquary_store_sqlite::SqliteStore;
+use sqlx::Connection as _;
+use sqlx::sqlite::SqliteConnection;
 
 struct SqliteFixture {
     path: PathBuf,
@@ -41,6 +43,28 @@ impl Fixture for SqliteFixture {
 }
 
 reliquary_store::conformance_tests!(SqliteFixture);
+
+/// Links `cc -> aa` behind the store's back (it refuses to make a cycle itself).
+const CLOSE_THE_CYCLE: &str = "INSERT INTO repository_upstreams (repository_id, position, upstream_id) \
+     SELECT c.id, 0, a.id FROM repositories a JOIN repositories c ON c.domain_id = a.domain_id \
+     WHERE a.name = 'aa' AND c.name = 'cc'";
+
+#[tokio::test]
+async fn upstream_closure_survives_a_cycle() {
+    let fixture = SqliteFixture::setup().await;
+    let store = fixture.store();
+    let domain = conformance::upstream_chain_for_a_cycle(&*store).await;
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", fixture.path.display()))
+        .await
+        .expect("open a second connection");
+    sqlx::query(CLOSE_THE_CYCLE)
+        .execute(&mut conn)
+        .await
+        .expect("link cc -> aa");
+    conn.close().await.expect("close the second connection");
+    conformance::upstream_closure_survives_a_cycle(&*store, &domain).await;
+    fixture.teardown().await;
+}
 
 fn migration_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -81,6 +81,12 @@ macro_rules! conformance_tests {
             repository_list_filters,
             repository_list_prefix_is_literal,
             repository_list_is_keyset_paginated,
+            upstream_closure_of_a_chain,
+            upstream_closure_of_a_diamond,
+            upstream_closure_of_a_repository_without_upstreams,
+            upstream_closure_of_a_missing_repository_is_empty,
+            upstream_closure_stays_in_its_domain,
+            upstream_closure_stops_at_the_search_limit,
             external_connections,
             tags_upsert_and_remove,
             tags_limit_is_atomic,
@@ -1564,6 +1570,229 @@ pub async fn concurrent_signing_key(store: Arc<dyn Store>) {
             .expect("key"),
         keys[0]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream closure
+
+/// The closure of `start` by repository name, sorted, after checking that each record is the one
+/// `repository()` returns and that no repository comes twice.
+async fn closure_names(store: &dyn Store, domain: &DomainKey, start: &str) -> Vec<String> {
+    let closure = store
+        .upstream_closure(&repository_key(domain, start))
+        .await
+        .expect("read upstream closure");
+    for record in &closure {
+        assert_eq!(&record.domain, domain, "{record:?} is of another domain");
+        assert_eq!(
+            record,
+            &get_repository(store, domain, record.name.as_str()).await
+        );
+    }
+    let mut names = names(&closure);
+    names.sort();
+    let count = names.len();
+    names.dedup();
+    assert_eq!(names.len(), count, "a repository came twice: {names:?}");
+    names
+}
+
+pub async fn upstream_closure_of_a_chain(store: Arc<dyn Store>) {
+    let k = key(OWNER, "dom");
+    make_domain(&*store, &k).await;
+    make_repository(&*store, &k, "cc", &[]).await;
+    make_repository(&*store, &k, "bb", &["cc"]).await;
+    make_repository(&*store, &k, "aa", &["bb"]).await;
+    // Downstream of `aa`, and beside the chain: neither is reachable from `aa`.
+    make_repository(&*store, &k, "down", &["aa"]).await;
+    make_repository(&*store, &k, "beside", &[]).await;
+    store
+        .associate_external_connection(&k, &repo("cc"), "public:npmjs")
+        .await
+        .expect("associate");
+    assert_eq!(closure_names(&*store, &k, "aa").await, ["aa", "bb", "cc"]);
+    assert_eq!(closure_names(&*store, &k, "bb").await, ["bb", "cc"]);
+    assert_eq!(closure_names(&*store, &k, "cc").await, ["cc"]);
+    assert_eq!(
+        closure_names(&*store, &k, "down").await,
+        ["aa", "bb", "cc", "down"]
+    );
+    // Records are read whole: the connection of `cc`, the upstreams of each.
+    let closure = store
+        .upstream_closure(&repository_key(&k, "aa"))
+        .await
+        .expect("read upstream closure");
+    let c = closure
+        .iter()
+        .find(|r| r.name.as_str() == "cc")
+        .expect("c is reached");
+    assert_eq!(c.external_connections, ["public:npmjs"]);
+    // Unlinking `bb` from `cc` shrinks the closure.
+    set_upstreams(&*store, &k, "bb", &[])
+        .await
+        .expect("update upstreams");
+    assert_eq!(closure_names(&*store, &k, "aa").await, ["aa", "bb"]);
+}
+
+pub async fn upstream_closure_of_a_diamond(store: Arc<dyn Store>) {
+    let k = key(OWNER, "dom");
+    make_domain(&*store, &k).await;
+    // aa -> [cc, bb], bb -> dd, cc -> ee -> dd: `dd` is two links away one way, three the other.
+    make_repository(&*store, &k, "dd", &[]).await;
+    make_repository(&*store, &k, "ee", &["dd"]).await;
+    make_repository(&*store, &k, "cc", &["ee"]).await;
+    make_repository(&*store, &k, "bb", &["dd"]).await;
+    let mut a = new_repository(&k, "aa", &["cc", "bb"]);
+    a.administrator_account = account(ADMIN);
+    a.description = Some("the top".to_owned());
+    store.create_repository(a).await.expect("create");
+    make_repository(&*store, &k, "unrelated", &["dd"]).await;
+    store
+        .associate_external_connection(&k, &repo("dd"), "public:pypi")
+        .await
+        .expect("associate");
+    assert_eq!(
+        closure_names(&*store, &k, "aa").await,
+        ["aa", "bb", "cc", "dd", "ee"]
+    );
+    assert_eq!(closure_names(&*store, &k, "cc").await, ["cc", "dd", "ee"]);
+    let closure = store
+        .upstream_closure(&repository_key(&k, "aa"))
+        .await
+        .expect("read upstream closure");
+    let top = closure
+        .iter()
+        .find(|r| r.name.as_str() == "aa")
+        .expect("the start is in its closure");
+    // Upstreams keep their list order, not the name order.
+    assert_eq!(top.upstreams, repos(&["cc", "bb"]));
+    assert_eq!(top.description.as_deref(), Some("the top"));
+}
+
+pub async fn upstream_closure_of_a_repository_without_upstreams(store: Arc<dyn Store>) {
+    let k = key(OWNER, "dom");
+    make_domain(&*store, &k).await;
+    make_repository(&*store, &k, "alone", &[]).await;
+    make_repository(&*store, &k, "other", &[]).await;
+    make_repository(&*store, &k, "down", &["alone"]).await;
+    let closure = store
+        .upstream_closure(&repository_key(&k, "alone"))
+        .await
+        .expect("read upstream closure");
+    assert_eq!(closure, [get_repository(&*store, &k, "alone").await]);
+}
+
+pub async fn upstream_closure_of_a_missing_repository_is_empty(store: Arc<dyn Store>) {
+    let k = key(OWNER, "dom");
+    assert_eq!(
+        store
+            .upstream_closure(&repository_key(&k, "aa"))
+            .await
+            .expect("read upstream closure"),
+        Vec::<Repository>::new()
+    );
+    make_domain(&*store, &k).await;
+    make_repository(&*store, &k, "bb", &[]).await;
+    make_repository(&*store, &k, "cc", &["bb"]).await;
+    assert_eq!(
+        store
+            .upstream_closure(&repository_key(&k, "aa"))
+            .await
+            .expect("read upstream closure"),
+        Vec::<Repository>::new()
+    );
+    // A repository of that name in another domain is not one of this domain.
+    let other = key(OWNER, "dom-two");
+    make_domain(&*store, &other).await;
+    assert_eq!(
+        store
+            .upstream_closure(&repository_key(&other, "cc"))
+            .await
+            .expect("read upstream closure"),
+        Vec::<Repository>::new()
+    );
+}
+
+pub async fn upstream_closure_stays_in_its_domain(store: Arc<dyn Store>) {
+    let k = key(OWNER, "dom");
+    // Same names, another domain of the same owner and a domain of the same name of another owner.
+    let sibling = key(OWNER, "dom-two");
+    let namesake = key(OTHER, "dom");
+    for domain in [&k, &sibling, &namesake] {
+        make_domain(&*store, domain).await;
+    }
+    make_repository(&*store, &k, "bb", &[]).await;
+    make_repository(&*store, &k, "aa", &["bb"]).await;
+    for domain in [&sibling, &namesake] {
+        make_repository(&*store, domain, "cc", &[]).await;
+        make_repository(&*store, domain, "bb", &["cc"]).await;
+        make_repository(&*store, domain, "aa", &["bb"]).await;
+    }
+    // closure_names checks that every record is of the start's domain.
+    assert_eq!(closure_names(&*store, &k, "aa").await, ["aa", "bb"]);
+    assert_eq!(closure_names(&*store, &k, "bb").await, ["bb"]);
+    assert_eq!(
+        closure_names(&*store, &namesake, "aa").await,
+        ["aa", "bb", "cc"]
+    );
+    assert_eq!(closure_names(&*store, &sibling, "bb").await, ["bb", "cc"]);
+}
+
+pub async fn upstream_closure_stops_at_the_search_limit(store: Arc<dyn Store>) {
+    let k = key(OWNER, "dom");
+    make_domain(&*store, &k).await;
+    // A chain two links longer than any upstream search goes: r00 -> r01 -> … -> r26.
+    let chain: Vec<String> = (0..=crate::UPSTREAM_CLOSURE_DEPTH + 2)
+        .map(|i| format!("r{i:02}"))
+        .collect();
+    for (i, name) in chain.iter().enumerate().rev() {
+        let upstreams: Vec<&str> = chain.get(i + 1).map(String::as_str).into_iter().collect();
+        make_repository(&*store, &k, name, &upstreams).await;
+    }
+    let closure = store
+        .upstream_closure(&repository_key(&k, "r00"))
+        .await
+        .expect("read upstream closure");
+    let mut reached = names(&closure);
+    reached.sort();
+    // Everything the search takes, nothing further.
+    assert_eq!(reached, chain[..=crate::UPSTREAM_CLOSURE_DEPTH]);
+    let graph = closure
+        .iter()
+        .map(|r| {
+            (
+                r.name.to_string(),
+                r.upstreams.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reliquary_types::search_order(&graph, "r00"),
+        chain[..reliquary_types::MAX_SEARCHED_REPOSITORIES]
+    );
+}
+
+/// The first half of a backend's own test of a cyclic upstream graph, which the store never
+/// makes: creates `dom` with `aa -> bb -> cc` and returns it. The backend then links `cc -> aa` behind
+/// the store's back and runs [`upstream_closure_survives_a_cycle`].
+pub async fn upstream_chain_for_a_cycle(store: &dyn Store) -> DomainKey {
+    let k = key(OWNER, "dom");
+    make_domain(store, &k).await;
+    make_repository(store, &k, "cc", &[]).await;
+    make_repository(store, &k, "bb", &["cc"]).await;
+    make_repository(store, &k, "aa", &["bb"]).await;
+    k
+}
+
+/// The second half: with `cc -> aa` added, the closure of each is the three, each once.
+pub async fn upstream_closure_survives_a_cycle(store: &dyn Store, domain: &DomainKey) {
+    assert_eq!(upstreams_of(store, domain, "cc").await, ["aa"]);
+    for start in ["aa", "bb", "cc"] {
+        assert_eq!(
+            closure_names(store, domain, start).await,
+            ["aa", "bb", "cc"]
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 //! `reliquary-store-postgres`) implement every trait; [`conformance`] is the one suite both run.
 
 use async_trait::async_trait;
-use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp};
+use reliquary_types::{
+    AccountId, DomainName, MAX_SEARCHED_REPOSITORIES, RepositoryName, Timestamp,
+};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -15,8 +17,8 @@ pub mod sql;
 
 pub use packages::{
     CopyItem, CopyPlan, CopyVersions, IngestVersion, Package, PackageCursor, PackageFilter,
-    PackageListing, PackageStore, PackageVersion, PublishAsset, Published, RepositoryKey,
-    VersionAction, VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
+    PackageListing, PackageStore, PackageVersion, PublishAsset, Published, VersionAction,
+    VersionChange, VersionCursor, VersionFilter, VersionOrder, VersionWithAssets,
 };
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -110,6 +112,13 @@ pub struct DomainKey {
     pub name: DomainName,
 }
 
+/// A repository: its domain and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepositoryKey {
+    pub domain: DomainKey,
+    pub name: RepositoryName,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
     pub key: DomainKey,
@@ -187,6 +196,12 @@ pub struct RepositoryCursor {
     pub domain_name: String,
 }
 
+/// How many upstream links [`RepositoryStore::upstream_closure`] follows from its start. A
+/// repository that [`reliquary_types::search_order`] reaches is at most this many links away: it
+/// stops at [`MAX_SEARCHED_REPOSITORIES`], and the path that led to any repository it takes runs
+/// through repositories it took before.
+pub const UPSTREAM_CLOSURE_DEPTH: usize = MAX_SEARCHED_REPOSITORIES - 1;
+
 /// A taggable resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaggedResource {
@@ -233,6 +248,13 @@ pub trait RepositoryStore: Send + Sync {
         domain: &DomainKey,
         name: &RepositoryName,
     ) -> Result<Repository>;
+    /// The repository `start` and the repositories reachable from it through upstream links,
+    /// transitively, each once and in no particular order: the records [`Self::repository`]
+    /// returns. Repositories more than [`UPSTREAM_CLOSURE_DEPTH`] links away are left out (no
+    /// upstream search reaches them). Empty when the domain or the repository does not exist.
+    ///
+    /// One read, whose cost grows with the repositories reached, never with the domain.
+    async fn upstream_closure(&self, start: &RepositoryKey) -> Result<Vec<Repository>>;
     /// Ordered by (name, domain owner, domain name), strictly after `after`, at most `limit`.
     async fn list_repositories(
         &self,

@@ -7,18 +7,11 @@
 
 use async_trait::async_trait;
 use reliquary_types::{
-    Allow, Asset, OriginRestrictions, OriginType, PackageFormat, PackageKey, RepositoryName,
-    Timestamp, VersionMetadata, VersionOrigin, VersionStatus,
+    Allow, Asset, OriginRestrictions, OriginType, PackageFormat, PackageKey, Timestamp,
+    VersionMetadata, VersionOrigin, VersionStatus,
 };
 
-use crate::{DomainKey, Result};
-
-/// A repository: its domain and name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RepositoryKey {
-    pub domain: DomainKey,
-    pub name: RepositoryName,
-}
+use crate::{RepositoryKey, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {

@@ -1,16 +1,126 @@
 //! Row types and their mappings shared by the SQL backends (`store-sqlite`, `store-postgres`):
 //! both schemas store the same columns with the same Rust types, only the SQL dialect differs.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use reliquary_types::{
-    Allow, Asset, AssetHashes, OriginRestrictions, OriginType, PackageFormat, PackageKey,
-    Timestamp, VersionMetadata, VersionOrigin, VersionStatus,
+    AccountId, Allow, Asset, AssetHashes, DomainName, OriginRestrictions, OriginType,
+    PackageFormat, PackageKey, RepositoryName, Timestamp, VersionMetadata, VersionOrigin,
+    VersionStatus,
 };
 
-use crate::{Package, PackageListing, PackageVersion, Result, StoreError, VersionWithAssets};
+use crate::{
+    DomainKey, Package, PackageListing, PackageVersion, Repository, Result, StoreError,
+    UPSTREAM_CLOSURE_DEPTH, VersionWithAssets,
+};
 
 /// A stored value that does not parse: the database was changed behind the store's back.
 pub fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("stored {what} is invalid: {e}"))
+}
+
+/// A repository's own columns. Select `r.id, d.owner AS domain_owner, d.name AS domain_name,
+/// r.name, r.administrator_account, r.description, r.created_ms`.
+#[derive(sqlx::FromRow)]
+pub struct RepositoryRow {
+    pub id: i64,
+    pub domain_owner: String,
+    pub domain_name: String,
+    pub name: String,
+    pub administrator_account: String,
+    pub description: Option<String>,
+    pub created_ms: i64,
+}
+
+impl RepositoryRow {
+    /// The record, completed with its upstreams (names, in list order) and external connections.
+    ///
+    /// # Errors
+    /// `Internal` for a stored name or account that does not parse.
+    pub fn into_repository(
+        self,
+        upstreams: impl IntoIterator<Item = String>,
+        external_connections: Vec<String>,
+    ) -> Result<Repository> {
+        Ok(Repository {
+            domain: DomainKey {
+                owner: AccountId::parse(&self.domain_owner)
+                    .map_err(|e| corrupt("domain owner", e))?,
+                name: DomainName::parse(&self.domain_name)
+                    .map_err(|e| corrupt("domain name", e))?,
+            },
+            name: RepositoryName::parse(&self.name).map_err(|e| corrupt("repository name", e))?,
+            administrator_account: AccountId::parse(&self.administrator_account)
+                .map_err(|e| corrupt("administrator account", e))?,
+            description: self.description,
+            upstreams: upstreams
+                .into_iter()
+                .map(|n| RepositoryName::parse(&n).map_err(|e| corrupt("upstream name", e)))
+                .collect::<Result<_>>()?,
+            external_connections,
+            created: Timestamp(self.created_ms),
+        })
+    }
+}
+
+/// The recursion limit of an upstream-closure query, as the integer it binds.
+#[must_use]
+pub fn upstream_closure_depth() -> i64 {
+    i64::try_from(UPSTREAM_CLOSURE_DEPTH).unwrap_or(i64::MAX)
+}
+
+/// A row of an upstream-closure read: a repository of the closure with one of its upstreams
+/// (`upstream_position`, `upstream`: null when it has none) and one of its external connections
+/// (null when it has none), so a repository spans a row per pair of those (at least one). Rows
+/// may come in any order.
+#[derive(sqlx::FromRow)]
+pub struct ClosureRow {
+    #[sqlx(flatten)]
+    pub repository: RepositoryRow,
+    pub upstream_position: Option<i64>,
+    pub upstream: Option<String>,
+    pub external_connection: Option<String>,
+}
+
+/// The records of an upstream closure from its rows, each repository once (ordered by id).
+///
+/// # Errors
+/// `Internal` for a stored value that does not parse.
+pub fn closure_repositories(rows: Vec<ClosureRow>) -> Result<Vec<Repository>> {
+    struct Parts {
+        row: RepositoryRow,
+        upstreams: BTreeMap<i64, String>,
+        connections: BTreeSet<String>,
+    }
+    let mut by_id: BTreeMap<i64, Parts> = BTreeMap::new();
+    for ClosureRow {
+        repository,
+        upstream_position,
+        upstream,
+        external_connection,
+    } in rows
+    {
+        let parts = by_id.entry(repository.id).or_insert_with(|| Parts {
+            row: repository,
+            upstreams: BTreeMap::new(),
+            connections: BTreeSet::new(),
+        });
+        if let (Some(position), Some(upstream)) = (upstream_position, upstream) {
+            parts.upstreams.insert(position, upstream);
+        }
+        if let Some(connection) = external_connection {
+            parts.connections.insert(connection);
+        }
+    }
+    by_id
+        .into_values()
+        .map(|parts| {
+            parts.row.into_repository(
+                parts.upstreams.into_values(),
+                parts.connections.into_iter().collect(),
+            )
+        })
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]

@@ -8,9 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use reliquary_store::{
-    Package, PackageListing, Repository, RepositoryFilter, RepositoryKey, VersionWithAssets,
-};
+use reliquary_store::{Package, PackageListing, Repository, RepositoryKey, VersionWithAssets};
 use reliquary_types::{Allow, ExternalConnection, PackageKey, VersionStatus, search_order};
 
 use crate::Result;
@@ -78,40 +76,32 @@ pub(crate) fn repository_key_of(repository: &Repository) -> RepositoryKey {
 
 impl Service {
     /// The records of the repository and its upstreams, in search order (depth-first in list
-    /// order, at most 25). A repository without upstreams costs one read, not a domain listing.
+    /// order, at most 25): one query (`upstream_closure`), whatever the size of the domain.
     ///
     /// # Errors
     /// `NotFound` (domain, repository).
     pub async fn upstream_graph(&self, start: &RepositoryKey) -> Result<Vec<Repository>> {
-        let first = self
-            .describe_repository_by_key(&start.domain, &start.name)
-            .await?;
-        if first.upstreams.is_empty() {
-            return Ok(vec![first]);
-        }
-        let filter = RepositoryFilter {
-            domain: Some(start.domain.clone()),
-            administrator: None,
-            name_prefix: None,
-        };
-        let mut records = BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store()
-                .list_repositories(&filter, after.as_ref(), 1000)
+        let mut closure = self.store().upstream_closure(start).await?;
+        if closure.is_empty() {
+            // `NotFound` for whichever of the domain and the repository is missing. Found after
+            // all, it was created since: read its graph again (gone again, it is searched alone).
+            let first = self
+                .describe_repository_by_key(&start.domain, &start.name)
                 .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(reliquary_store::RepositoryCursor {
-                name: last.name.to_string(),
-                domain_owner: last.domain.owner.to_string(),
-                domain_name: last.domain.name.to_string(),
-            });
-            for repository in page {
-                records.insert(repository.name.to_string(), repository);
+            closure = self.store().upstream_closure(start).await?;
+            if closure.is_empty() {
+                closure.push(first);
             }
         }
-        records.insert(first.name.to_string(), first);
+        if let [only] = closure.as_slice()
+            && only.upstreams.is_empty()
+        {
+            return Ok(closure);
+        }
+        let mut records: BTreeMap<String, Repository> = closure
+            .into_iter()
+            .map(|repository| (repository.name.to_string(), repository))
+            .collect();
         let graph: BTreeMap<String, Vec<String>> = records
             .iter()
             .map(|(name, repository)| {
