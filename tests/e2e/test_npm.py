@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -393,6 +394,92 @@ def test_unpublish_the_whole_package_with_force(client, domain, registry, tmp_pa
     # DeletePackage semantics: the name is free again at once
     registry.publish_new(tmp_path / "again", "demo", "2.0.0")
     assert npm_versions_in(client, domain, "repo", "demo") == {"2.0.0": "Published"}
+
+
+def publish_versions(registry: Npm, name: str, *versions: str) -> None:
+    """Publish `versions` of `name` over HTTP with the body npm sends (faster than npm publish)."""
+    for version in versions:
+        tgz, manifest = make_tarball(name, version)
+        response = put_publish(registry.registry, registry.token, manifest, tgz)
+        assert response.status_code in (200, 201), response.text
+
+
+def full_packument(registry: Npm, name: str) -> dict:
+    """The full packument, as npm deprecate and npm unpublish read it before their PUT."""
+    response = http_get(packument_url(registry.registry, name), registry.token, accept="application/json")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_deprecate_keeps_the_versions_npm_was_not_shown(client, domain, registry):
+    """npm deprecate PUTs back the packument it was shown; the versions it was not shown (Unlisted,
+    Archived, Disposed) are missing from that document but are no deletion (compatibility N20)."""
+    publish_versions(registry, "demo", "1.0.0", "1.1.0", "1.3.0", "1.2.0")  # latest: 1.2.0
+    set_npm_status(client, domain, "repo", "demo", "1.1.0", "Unlisted")
+    set_npm_status(client, domain, "repo", "demo", "1.2.0", "Archived")
+    set_npm_status(client, domain, "repo", "demo", "1.3.0", "Disposed")
+
+    registry.run("deprecate", "demo@1.0.0", "use 2.0.0")
+    assert npm_versions_in(client, domain, "repo", "demo") == \
+        {"1.0.0": "Published", "1.1.0": "Unlisted", "1.2.0": "Archived", "1.3.0": "Disposed"}
+    assert full_packument(registry, "demo")["versions"]["1.0.0"]["deprecated"] == "use 2.0.0"
+    # the hidden versions come back as they were: not deprecated, `latest` still on 1.2.0 (npm
+    # was shown a computed latest, 1.0.0, and sent it back)
+    set_npm_status(client, domain, "repo", "demo", "1.1.0", "Published")
+    set_npm_status(client, domain, "repo", "demo", "1.2.0", "Published")
+    restored = full_packument(registry, "demo")
+    assert "deprecated" not in restored["versions"]["1.1.0"]
+    assert restored["dist-tags"] == {"latest": "1.2.0"}
+
+
+def test_unpublish_one_of_several_versions_leaves_all_others(client, domain, registry):
+    publish_versions(registry, "demo", "1.0.0", "1.1.0", "1.2.0", "1.3.0")
+    set_npm_status(client, domain, "repo", "demo", "1.3.0", "Unlisted")
+    registry.run("unpublish", "demo@1.1.0")
+    assert npm_versions_in(client, domain, "repo", "demo") == \
+        {"1.0.0": "Published", "1.2.0": "Published", "1.3.0": "Unlisted"}
+    assert as_list(registry.view("demo", "versions")) == ["1.0.0", "1.2.0"]
+
+
+def test_metadata_put_of_a_stale_rev_is_a_conflict(client, domain, registry):
+    """`_rev` is the revision of the repository's package; a deprecate/unpublish PUT that sends back
+    an older one (in the body or the URL) is 409 and changes nothing, so it cannot drop a version
+    published since it read the packument (compatibility N21)."""
+    endpoint, token = registry.registry, registry.token
+    publish_versions(registry, "demo", "1.0.0")
+    shown = full_packument(registry, "demo")
+    old_rev = shown["_rev"]
+    assert re.fullmatch(r"1-[0-9a-f]{32}", old_rev), old_rev
+    assert "_rev" not in http_get(packument_url(endpoint, "demo"), token, accept=ABBREVIATED_ACCEPT).json()
+
+    publish_versions(registry, "demo", "1.1.0")  # published after `shown` was read
+    new_rev = full_packument(registry, "demo")["_rev"]
+    assert new_rev != old_rev and new_rev.startswith("2-")
+
+    shown["versions"]["1.0.0"]["deprecated"] = "stale"
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    url = packument_url(endpoint, "demo")
+    assert_npm_error(requests.put(url, json=shown, headers=headers, timeout=30), 409)
+    in_url_only = {k: v for k, v in shown.items() if k != "_rev"}
+    assert_npm_error(requests.put(f"{url}/-rev/{old_rev}", json=in_url_only, headers=headers, timeout=30), 409)
+    assert_npm_error(requests.put(f"{url}/-rev/{old_rev}", json=dict(shown, _rev=new_rev), headers=headers,
+                                  timeout=30), 409)
+    assert npm_versions_in(client, domain, "repo", "demo") == {"1.0.0": "Published", "1.1.0": "Published"}
+    current = full_packument(registry, "demo")
+    assert current["_rev"] == new_rev and "deprecated" not in current["versions"]["1.0.0"]
+
+    # the current revision is accepted, and the change gives a new one
+    current["versions"]["1.0.0"]["deprecated"] = "fresh"
+    accepted = requests.put(f"{url}/-rev/{new_rev}", json=current, headers=headers, timeout=30)
+    assert accepted.status_code in (200, 201), accepted.text
+    deprecated = full_packument(registry, "demo")
+    assert deprecated["versions"]["1.0.0"]["deprecated"] == "fresh" and deprecated["_rev"] != new_rev
+    # a status change and a dist-tag change are new revisions too
+    set_npm_status(client, domain, "repo", "demo", "1.1.0", "Unlisted")
+    unlisted = full_packument(registry, "demo")["_rev"]
+    assert unlisted != deprecated["_rev"]
+    registry.run("dist-tag", "add", "demo@1.0.0", "stable")
+    assert full_packument(registry, "demo")["_rev"] != unlisted
 
 
 # --------------------------------------------------------------------------- upstreams and origin controls

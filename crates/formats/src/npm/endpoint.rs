@@ -90,12 +90,9 @@ async fn handle(endpoint: PackageRequest<Npm>, request: Request) -> Result<Respo
                     };
                     let rendered = endpoint
                         .rendered(variant, async {
-                            let mut document =
+                            let document =
                                 rules::npm_packument(service, repo, scope, &unscoped, shape)
                                     .await?;
-                            if shape == Packument::Full {
-                                document["_rev"] = json!("1-0");
-                            }
                             Ok((
                                 serde_json::to_vec(&document).unwrap_or_default(),
                                 content_type,
@@ -105,6 +102,11 @@ async fn handle(endpoint: PackageRequest<Npm>, request: Request) -> Result<Respo
                     Ok(endpoint::document(headers, &rendered))
                 }
                 (&Method::PUT, [] | ["-rev", _]) => {
+                    // `npm unpublish pkg@v` names the revision it was shown in the URL too.
+                    let url_rev = match remainder {
+                        ["-rev", rev] => Some(*rev),
+                        _ => None,
+                    };
                     let body = axum::body::to_bytes(request.into_body(), MAX_PUBLISH_BYTES)
                         .await
                         .map_err(|_| {
@@ -115,7 +117,7 @@ async fn handle(endpoint: PackageRequest<Npm>, request: Request) -> Result<Respo
                         })?;
                     let document = format::parse_publish(&body)
                         .map_err(|e| NpmError::bad_request(e.to_string()))?;
-                    rules::npm_put(service, repo, scope, &unscoped, &document).await?;
+                    rules::npm_put(service, repo, scope, &unscoped, &document, url_rev).await?;
                     Ok((
                         StatusCode::CREATED,
                         json_body(&json!({"ok": true, "id": name})),

@@ -23,11 +23,14 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// A parsed `npm publish` / `npm deprecate` / `npm unpublish` PUT body: the whole packument
-/// document npm sends. Fields not listed here (`_id`, `_rev`, `readme`, `time` …) are ignored.
+/// document npm sends. Fields not listed here (`_id`, `readme`, `time` …) are ignored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishDocument {
     /// The full package name, `@scope/name` or `name`, validated with [`parse_name`].
     pub name: String,
+    /// `_rev`: the packument revision the client was shown, which `npm deprecate` and
+    /// `npm unpublish pkg@v` send back (a publish sends none).
+    pub rev: Option<String>,
     /// Version → its manifest, as sent.
     pub versions: BTreeMap<String, Value>,
     /// `dist-tags`: tag → version.
@@ -61,6 +64,11 @@ pub fn parse_publish(body: &[u8]) -> Result<PublishDocument, NpmError> {
         _ => return Err(bad("\"name\" is missing or not a string".into())),
     };
     parse_name(&name)?;
+    let rev = match doc.get("_rev") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(rev)) => Some(rev.clone()),
+        Some(_) => return Err(bad("\"_rev\" is not a string".into())),
+    };
 
     let versions = match doc.remove("versions") {
         None | Some(Value::Null) => BTreeMap::new(),
@@ -97,6 +105,7 @@ pub fn parse_publish(body: &[u8]) -> Result<PublishDocument, NpmError> {
 
     Ok(PublishDocument {
         name,
+        rev,
         versions,
         dist_tags,
         attachments,
@@ -410,6 +419,7 @@ mod tests {
         let (tarball, body) = good();
         let doc = parse(&body);
         assert_eq!(doc.name, NAME);
+        assert_eq!(doc.rev, None);
         assert_eq!(doc.versions.keys().collect::<Vec<_>>(), ["1.0.0"]);
         assert_eq!(
             doc.dist_tags.get("latest").map(String::as_str),
@@ -433,6 +443,7 @@ mod tests {
         let doc = parse(&body);
         assert!(doc.attachments.is_empty());
         assert!(doc.dist_tags.is_empty());
+        assert_eq!(doc.rev.as_deref(), Some("3-abc"));
         assert_eq!(doc.versions["1.0.0"]["deprecated"], "use 2");
     }
 
@@ -444,6 +455,9 @@ mod tests {
             (b"{}", |e| matches!(e, NpmError::InvalidDocument(_))),
             (br#"{"name":"_bad"}"#, |e| {
                 matches!(e, NpmError::InvalidName(_))
+            }),
+            (br#"{"name":"a","_rev":1}"#, |e| {
+                matches!(e, NpmError::InvalidDocument(_))
             }),
             (br#"{"name":"a","versions":[]}"#, |e| {
                 matches!(e, NpmError::InvalidDocument(_))

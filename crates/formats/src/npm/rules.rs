@@ -9,12 +9,13 @@ use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, Merge
 use reliquary_core::time::{iso8601, parse_iso8601};
 use reliquary_core::{AssetDownload, Error, Result, Service};
 use reliquary_store::{
-    PublishAsset, RepositoryKey, ResourceKind, StoreError, VersionFilter, VersionOrder,
+    PackageListing, PackageVersion, PublishAsset, RepositoryKey, ResourceKind, StoreError,
     VersionWithAssets,
 };
 use reliquary_types::{
     ExternalConnection, PackageFormat, PackageKey, Timestamp, VersionMetadata, VersionStatus,
 };
+use sha2::{Digest as _, Sha256};
 
 use super::{self as format, PackumentVersion, PublishDocument};
 
@@ -227,6 +228,19 @@ pub async fn npm_packument(
 ) -> Result<serde_json::Value> {
     let key = npm_key(scope, name);
     let full_name = format::full_name(scope, name);
+    // `_rev` is read before the versions: if the package changes in between, the document
+    // pairs newer versions with an older revision, and a metadata PUT of it is refused (409),
+    // never the other way round (a revision vouching for versions the client did not see).
+    let rev = match shape {
+        Packument::Abbreviated => None,
+        Packument::Full => Some(packument_rev(
+            service
+                .store()
+                .package_listing(repository, &key, None, false)
+                .await?
+                .as_ref(),
+        )),
+    };
     let source = Versions {
         full_name: &full_name,
     };
@@ -270,10 +284,14 @@ pub async fn npm_packument(
             }
         })
         .collect();
-    Ok(match shape {
+    let mut document = match shape {
         Packument::Full => format::packument(&full_name, &listing, &tags),
         Packument::Abbreviated => format::abbreviated_packument(&full_name, &listing, &tags),
-    })
+    };
+    if let (Some(rev), Some(object)) = (rev, document.as_object_mut()) {
+        object.insert("_rev".to_owned(), serde_json::Value::String(rev));
+    }
+    Ok(document)
 }
 
 /// A tarball, resolved by the kit: this repository, its upstreams (retained), then
@@ -303,7 +321,8 @@ pub async fn npm_tarball(
 }
 
 /// Publishes the versions of an npm PUT that carry a tarball, or applies a metadata-only
-/// PUT (deprecate, unpublish of single versions).
+/// PUT (deprecate, unpublish of single versions). `url_rev` is the revision named in the
+/// URL (`/pkg/-rev/<rev>`, sent by `npm unpublish`); a publish ignores it and `_rev`.
 ///
 /// # Errors
 /// `Validation` (document, integrity), `Conflict` (the version exists here or in a reachable
@@ -314,6 +333,7 @@ pub async fn npm_put(
     scope: Option<&str>,
     name: &str,
     document: &PublishDocument,
+    url_rev: Option<&str>,
 ) -> Result<()> {
     let key = npm_key(scope, name);
     let full_name = format::full_name(scope, name);
@@ -324,7 +344,7 @@ pub async fn npm_put(
         )));
     }
     if document.attachments.is_empty() {
-        return npm_update(service, repository, &key, document).await;
+        return npm_update(service, repository, &key, document, url_rev).await;
     }
     let mut published = Vec::new();
     for version in document.versions.keys() {
@@ -395,31 +415,64 @@ pub async fn npm_put(
     Ok(())
 }
 
-/// A PUT without tarballs: versions missing from the document are unpublished, versions whose
-/// `deprecated` changed are updated, and dist-tags of remaining versions are applied.
+/// A PUT without tarballs (`npm deprecate`, `npm unpublish pkg@v`): npm sends back the full
+/// packument it was shown, edited. A document holds only what its client was shown, and an
+/// omission is not a deletion unless the client saw what it omits, so:
+/// - a `_rev` sent (in the body, in the URL, or both) must be the current [`packument_rev`],
+///   else `Conflict` and nothing changes: the client edited an older state, and a version
+///   published since is missing from its document without having been unpublished;
+/// - only the versions the packument shows, this repository's Published ones, are touched:
+///   those missing from the document are unpublished, those whose `deprecated` changed are
+///   updated. Unlisted, Archived, Disposed and Unfinished versions are never shown, so they
+///   are left as they are whatever the document says;
+/// - dist-tags pointing at a remaining shown version are applied, except a tag that points
+///   at a hidden version (the packument did not show it).
 async fn npm_update(
     service: &Service,
     repository: &RepositoryKey,
     key: &PackageKey,
     document: &PublishDocument,
+    url_rev: Option<&str>,
 ) -> Result<()> {
     let full_name = format::full_name(key.namespace.as_deref(), &key.name);
-    if service.store().package(repository, key).await?.is_none() {
-        return Err(npm_not_found(&full_name));
-    }
-    let stored = service
+    let listing = service
         .store()
-        .list_versions(
-            repository,
-            key,
-            &VersionFilter::default(),
-            VersionOrder::Version,
-            None,
-            u32::MAX,
-        )
-        .await?;
+        .package_listing(repository, key, None, false)
+        .await?
+        .ok_or_else(|| npm_not_found(&full_name))?;
+    let current = packument_rev(Some(&listing));
+    if let Some(sent) = document
+        .rev
+        .as_deref()
+        .into_iter()
+        .chain(url_rev)
+        .find(|sent| *sent != current)
+    {
+        return Err(Error::conflict(
+            ResourceKind::Package,
+            full_name.as_str(),
+            format!(
+                "{full_name} changed since revision {sent} (it is now at {current}); \
+                 fetch it again and retry"
+            ),
+        ));
+    }
+    // What the packument showed: the other statuses are out of this PUT's reach.
+    let (shown, hidden): (Vec<PackageVersion>, Vec<PackageVersion>) = listing
+        .versions
+        .into_iter()
+        .map(|v| v.version)
+        .partition(|v| v.status == VersionStatus::Published);
+    // The packument leaves out tags on hidden versions too (it may show a computed `latest`
+    // in their place): a document cannot have meant to move a tag its client never saw.
+    let unseen_tags: BTreeSet<&str> = listing
+        .dist_tags
+        .iter()
+        .filter(|(_, version)| hidden.iter().any(|h| h.version == *version))
+        .map(|(tag, _)| tag.as_str())
+        .collect();
     let mut removed = Vec::new();
-    for version in &stored {
+    for version in &shown {
         let Some(manifest) = document.versions.get(&version.version) else {
             removed.push(version.clone());
             continue;
@@ -491,13 +544,13 @@ async fn npm_update(
                 other => other.into(),
             })?;
     }
-    let remaining: BTreeSet<&str> = stored
+    let remaining: BTreeSet<&str> = shown
         .iter()
         .filter(|v| !removed.contains(v))
         .map(|v| v.version.as_str())
         .collect();
     for (tag, version) in &document.dist_tags {
-        if remaining.contains(version.as_str()) {
+        if remaining.contains(version.as_str()) && !unseen_tags.contains(tag.as_str()) {
             service
                 .store()
                 .set_dist_tag(repository, key, tag, version)
@@ -590,4 +643,173 @@ fn dist_matches(manifest: &serde_json::Value, sha1: &str, sha512: &str) -> bool 
         .filter(|i| i.starts_with("sha512-"))
         .is_none_or(|i| i == format::integrity_from_sha512_hex(sha512));
     shasum_ok && integrity_ok
+}
+
+/// The revision (`_rev`) of a full packument: CouchDB-shaped `"{n}-{hex}"`, `n` the number of
+/// versions the package has in this repository (any status), `hex` 128 bits of a SHA-256 over
+/// its (version, revision, status) rows and dist-tags, sorted. It changes whenever this
+/// repository's package does (a version added or removed, a status or revision changed, a
+/// dist-tag set, moved or removed), and not when upstreams change, since a metadata PUT only
+/// edits this repository. No package here: `0-` and the digest of nothing.
+fn packument_rev(listing: Option<&PackageListing>) -> String {
+    fn field(hasher: &mut Sha256, text: &str) {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    let mut rows: Vec<(&str, &str, &str)> = listing
+        .map(|l| {
+            l.versions
+                .iter()
+                .map(|v| {
+                    let v = &v.version;
+                    (v.version.as_str(), v.revision.as_str(), v.status.as_str())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    rows.sort_unstable();
+    let mut tags: Vec<(&str, &str)> = listing
+        .map(|l| {
+            l.dist_tags
+                .iter()
+                .map(|(tag, version)| (tag.as_str(), version.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    tags.sort_unstable();
+    let mut hasher = Sha256::new();
+    hasher.update((rows.len() as u64).to_le_bytes());
+    for (version, revision, status) in &rows {
+        field(&mut hasher, version);
+        field(&mut hasher, revision);
+        field(&mut hasher, status);
+    }
+    hasher.update((tags.len() as u64).to_le_bytes());
+    for (tag, version) in &tags {
+        field(&mut hasher, tag);
+        field(&mut hasher, version);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{}-{hex}", rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reliquary_types::OriginRestrictions;
+
+    fn listing(rows: &[(&str, &str, VersionStatus)], tags: &[(&str, &str)]) -> PackageListing {
+        let key = npm_key(None, "demo");
+        let version =
+            |&(version, revision, status): &(&str, &str, VersionStatus)| VersionWithAssets {
+                version: PackageVersion {
+                    package: key.clone(),
+                    version: version.to_owned(),
+                    status,
+                    revision: revision.to_owned(),
+                    published: Timestamp(0),
+                    origin: reliquary_types::VersionOrigin {
+                        origin_type: reliquary_types::OriginType::Internal,
+                        repository: None,
+                        external_connection: None,
+                    },
+                    metadata: reliquary_types::VersionMetadata::default(),
+                },
+                assets: Vec::new(),
+            };
+        PackageListing {
+            package: reliquary_store::Package {
+                key: key.clone(),
+                origin: OriginRestrictions::INGESTED_FIRST,
+            },
+            versions: rows.iter().map(version).collect(),
+            dist_tags: tags
+                .iter()
+                .map(|&(tag, version)| (tag.to_owned(), version.to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn packument_rev_follows_every_change_of_the_package() {
+        use VersionStatus::{Published, Unlisted};
+        let rev = |rows: &[(&str, &str, VersionStatus)], tags: &[(&str, &str)]| {
+            packument_rev(Some(&listing(rows, tags)))
+        };
+        let base = rev(
+            &[("1.0.0", "r1", Published), ("1.1.0", "r2", Unlisted)],
+            &[("latest", "1.0.0"), ("next", "1.1.0")],
+        );
+        assert!(base.starts_with("2-") && base.len() == 34, "{base}");
+        assert!(base[2..].bytes().all(|b| b.is_ascii_hexdigit()), "{base}");
+        // The same state listed in another order.
+        assert_eq!(
+            base,
+            rev(
+                &[("1.1.0", "r2", Unlisted), ("1.0.0", "r1", Published)],
+                &[("next", "1.1.0"), ("latest", "1.0.0")],
+            )
+        );
+        let changed = [
+            (
+                "removed",
+                rev(&[("1.0.0", "r1", Published)], &[("latest", "1.0.0")]),
+            ),
+            (
+                "added",
+                rev(
+                    &[
+                        ("1.0.0", "r1", Published),
+                        ("1.1.0", "r2", Unlisted),
+                        ("2.0.0", "r3", Published),
+                    ],
+                    &[("latest", "1.0.0"), ("next", "1.1.0")],
+                ),
+            ),
+            (
+                "status",
+                rev(
+                    &[("1.0.0", "r1", Published), ("1.1.0", "r2", Published)],
+                    &[("latest", "1.0.0"), ("next", "1.1.0")],
+                ),
+            ),
+            (
+                "revision",
+                rev(
+                    &[("1.0.0", "r9", Published), ("1.1.0", "r2", Unlisted)],
+                    &[("latest", "1.0.0"), ("next", "1.1.0")],
+                ),
+            ),
+            (
+                "tag moved",
+                rev(
+                    &[("1.0.0", "r1", Published), ("1.1.0", "r2", Unlisted)],
+                    &[("latest", "1.1.0"), ("next", "1.1.0")],
+                ),
+            ),
+            (
+                "tag removed",
+                rev(
+                    &[("1.0.0", "r1", Published), ("1.1.0", "r2", Unlisted)],
+                    &[("latest", "1.0.0")],
+                ),
+            ),
+            (
+                "field boundaries",
+                rev(
+                    &[("1.0.0r", "1", Published), ("1.1.0", "r2", Unlisted)],
+                    &[("latest", "1.0.0"), ("next", "1.1.0")],
+                ),
+            ),
+        ];
+        for (what, other) in changed {
+            assert_ne!(other, base, "{what}");
+        }
+        assert!(packument_rev(None).starts_with("0-"));
+    }
 }
