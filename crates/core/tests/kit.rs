@@ -1002,6 +1002,27 @@ async fn upstream_block_lists_only_own_versions_and_serves_and_fetches_nothing_e
     assert!(kit.version(&b, "3.0.0").await.is_none());
 }
 
+#[tokio::test]
+async fn an_upstream_whose_package_blocks_upstreams_neither_lists_nor_fetches_through_its_connection()
+ {
+    let kit = TestKit::new().await;
+    let b = kit.connected_repository("b", &[]).await;
+    let a = kit.repository("a", &["b"]).await;
+    kit.publish(&b, "1.0.0", b"b 1").await;
+    kit.origin(&b, Allow::Allow, Allow::Block).await;
+    kit.registry_offers(&[("2.0.0", b"registry 2")], &[("latest", "2.0.0")]);
+
+    // The store refuses to ingest into b's package, so its registry's versions are not offered.
+    let merged = kit.listing(&a, &Toy::default()).await.expect("listing");
+    assert_eq!(sources(&merged), [("1.0.0", "b")]);
+    assert!(merged.dist_tags.is_empty());
+    let refused = refusal(kit.resolve(&a, "2.0.0").await);
+    assert!(matches!(refused, Error::NotFound { .. }), "{refused:?}");
+    let fetched = kit.registry.urls();
+    assert!(fetched.is_empty(), "nothing fetched: {fetched:?}");
+    assert_eq!(kit.blob_count().await, 1, "no blob committed for nothing");
+}
+
 // ---- the document cache -----------------------------------------------------------------------
 
 #[tokio::test]
