@@ -4,7 +4,9 @@
 //!
 //! One rule for every format: a package whose origin configuration in the requested repository
 //! blocks upstreams (`upstream: BLOCK`) lists and serves nothing from upstream repositories or
-//! external connections, and nothing is fetched for it.
+//! external connections, and nothing is fetched for it. Likewise an upstream's external
+//! connection is not used for a package whose origin configuration in that upstream blocks
+//! upstreams: the store refuses to ingest there, so it is neither listed nor fetched.
 
 use std::collections::BTreeMap;
 
@@ -203,6 +205,10 @@ impl Service {
         }
         if !blocked {
             for (index, stop) in self.search_order(start, key).await?.into_iter().enumerate() {
+                // An upstream whose own package blocks upstreams cannot ingest from its external
+                // connection (the store refuses), so that registry's versions are not offered:
+                // they would be listed, then 404 (`resolve::ingest` fetches nothing for it).
+                let mut connection = stop.connection;
                 if index > 0
                     && let Some(listing) = self
                         .store()
@@ -210,9 +216,12 @@ impl Service {
                         .await?
                 {
                     found = true;
+                    if listing.package.origin.upstream == Allow::Block {
+                        connection = None;
+                    }
                     merge_stored(&mut merged, &stop.repository, listing, source);
                 }
-                if let Some(connection) = stop.connection {
+                if let Some(connection) = connection {
                     match source.external(self, connection, key).await {
                         Ok(Some(external)) => {
                             found = true;

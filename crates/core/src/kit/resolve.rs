@@ -345,6 +345,17 @@ impl Service {
         asset: &str,
         ingest: &dyn Ingest,
     ) -> Result<Option<(PackageVersion, Vec<Asset>)>> {
+        // The store refuses to ingest into a package that blocks upstreams: fetch nothing for
+        // it (not even the registry's document), rather than download bytes on every request
+        // only to have them refused.
+        if self
+            .store()
+            .package(repository, key)
+            .await?
+            .is_some_and(|p| p.origin.upstream == Allow::Block)
+        {
+            return Ok(None);
+        }
         let Some(fetched) = ingest.fetch(self, connection, key, version, asset).await? else {
             return Ok(None);
         };
