@@ -86,6 +86,7 @@ class Phase:
     packages: int = 0  # npm: "added N packages"; pip: files downloaded
     payload_bytes: int = 0  # pip: bytes of the downloaded files
     client: dict[str, list[float]] = field(default_factory=dict)  # request kind -> durations (ms; npm only)
+    packument_ms: dict[str, float] = field(default_factory=dict)  # npm: package -> summed ms of its packument GETs
     client_counts: dict[str, int] = field(default_factory=dict)  # request kind -> count
     served: dict[str, int] = field(default_factory=dict)  # Reliquary: request kind -> count
     served_errors: int = 0
@@ -225,6 +226,11 @@ def run_npm(phase: Phase, registry: str, token: str | None, specs: list[str], ro
             url = match["url"]
             kind = "tarball" if "/-/" in url and url.endswith(".tgz") else "packument"
             phase.client.setdefault(kind, []).append(float(match["ms"]))
+            if kind == "packument":
+                name = url.rstrip("/").rsplit("/", 2)
+                name = "/".join(name[-2:]) if name[-2].startswith("@") else name[-1]
+                name = name.replace("%2f", "/").replace("%2F", "/")
+                phase.packument_ms[name] = phase.packument_ms.get(name, 0.0) + float(match["ms"])
             phase.client_counts[kind] = phase.client_counts.get(kind, 0) + 1
         elif match := NPM_TIMING.match(line):
             phase.npm_timers[match["timer"]] = int(match["ms"]) / 1000
@@ -234,7 +240,7 @@ def run_npm(phase: Phase, registry: str, token: str | None, specs: list[str], ro
 # --------------------------------------------------------------------------- pip
 
 
-PIP_COLLECTING = re.compile(r"^Collecting ", re.M)  # one project page each
+PIP_COLLECTING = re.compile(r"^Collecting (?P<name>[A-Za-z0-9._-]+)", re.M)  # a project (again when backtracking)
 PIP_DOWNLOADING = re.compile(r"^\s*Downloading ", re.M)  # one file each
 
 
@@ -255,7 +261,8 @@ def run_pip(phase: Phase, index: str, requirements: list[str], root: Path) -> st
     files = [p for p in dest.iterdir() if p.is_file()]
     phase.packages = len(files)
     phase.payload_bytes = sum(p.stat().st_size for p in files)
-    phase.client_counts["page"] = len(PIP_COLLECTING.findall(proc.stdout))
+    # pip fetches a project's page once per run, however often it collects the project.
+    phase.client_counts["page"] = len({pypi_support.normalize(name) for name in PIP_COLLECTING.findall(proc.stdout)})
     phase.client_counts["file"] = len(PIP_DOWNLOADING.findall(proc.stdout))
     return output
 
@@ -387,6 +394,14 @@ def case_report(case: str, phases: list[Phase], args) -> list[str]:
         f"{median([ph.wan_rx / 1e6 for ph in by_kind[k]]):.1f}" for k in ("public", "cold", "second")])
     errors = [ph.served_errors for k in ("cold", "second") for ph in by_kind[k]]
     lines = [f"## {case}", "", table(columns, rows), ""]
+    if case == "npm":
+        slowest = sorted({name for ph in by_kind["second"] for name in ph.packument_ms},
+                         key=lambda n: -median([ph.packument_ms.get(n, 0.0) for ph in by_kind["second"]]))[:8]
+        slow_rows = [[f"`{name}`"] + [f"{median([ph.packument_ms.get(name, 0.0) for ph in by_kind[k]]):.0f}"
+                                       for k in ("public", "cold", "second")] for name in slowest]
+        lines += ["The packuments npm waited longest for in the second install (npm's own duration, summed over"
+                  " its GETs of that packument in one install, median over the runs, ms):", "",
+                  table(["packument", "public registry", "Reliquary cold", "Reliquary second"], slow_rows), ""]
     if any(errors):
         lines.append(f"- **Reliquary answered {sum(errors)} requests with 4xx/5xx**")
     hosts: dict[str, dict[str, int]] = {}
@@ -425,7 +440,7 @@ def report(args, phases: list[Phase], conditions: Conditions, problems: list[str
         lines += case_report(case, phases, args)
     lines += [
         "- Requests the client made: npm's `--loglevel http` `fetch GET` lines (with npm's duration of each); "
-        "pip's `Collecting` (one project page each) and `Downloading` lines. Requests Reliquary sent to the "
+        "pip's `Collecting` lines (distinct projects: one page each) and `Downloading` lines. Requests Reliquary sent to the "
         "registry: hyper-util's debug lines, \"connecting to\" (a new connection, carrying its first request) "
         "plus \"reuse idle connection\" (every further request on a pooled HTTP/1.1 or HTTP/2 connection).",
         "- Non-loopback MB: /proc/net/dev over every interface but `lo` during the phase; it includes "
