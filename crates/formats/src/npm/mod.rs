@@ -9,6 +9,7 @@ mod names;
 mod packument;
 mod publish;
 mod rules;
+mod stream;
 
 pub use accept::wants_abbreviated;
 pub use endpoint::Npm;
@@ -19,6 +20,7 @@ pub use packument::{
 };
 pub use publish::{Attachment, PublishDocument, parse_publish, verify_version};
 pub use rules::{NPM_ASSET, NpmRules, Packument};
+pub use stream::{MAX_ATTACHMENTS, MAX_SKELETON_BYTES, PublishReader, Step};
 
 /// The longest package name npm accepts, scope included.
 pub const MAX_NAME_LENGTH: usize = 214;
@@ -47,6 +49,9 @@ pub enum NpmError {
     /// The tarball is not a gzipped tar with a readable `package.json` at depth 1.
     #[error("invalid tarball: {0}")]
     InvalidTarball(String),
+    /// The publish document, without its attachments, is larger than the server keeps.
+    #[error("publish document too large: {0}")]
+    TooLarge(String),
 }
 
 /// The npm error body: `{"error": message}`.

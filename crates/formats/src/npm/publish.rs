@@ -17,7 +17,7 @@ use super::{NpmError, parse_name, tarball_filename};
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Standard alphabet, padding optional: npm pads, other tools may not.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
