@@ -8,6 +8,7 @@ mod metadata;
 mod names;
 mod packument;
 mod publish;
+mod receive;
 mod rules;
 mod stream;
 
@@ -18,7 +19,10 @@ pub use names::{full_name, parse_name, tarball_filename};
 pub use packument::{
     PackumentVersion, abbreviated_packument, integrity_from_sha512_hex, packument,
 };
-pub use publish::{Attachment, PublishDocument, parse_publish, verify_version};
+pub use publish::{
+    Attachment, PublishDocument, ReceivedTarball, inspect_tarball, needs_sha384, parse_publish,
+    verify_version,
+};
 pub use rules::{NPM_ASSET, NpmRules, Packument};
 pub use stream::{MAX_ATTACHMENTS, MAX_SKELETON_BYTES, PublishReader, Step};
 
