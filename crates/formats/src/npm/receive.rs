@@ -12,10 +12,12 @@ use reliquary_http::endpoint::EndpointError;
 use super::endpoint::Npm;
 use super::{NpmError, PublishReader, Step};
 
-/// Body bytes fed to the reader at a time (it decodes at most three quarters of that).
-const FEED_BYTES: usize = 64 * 1024;
-/// Decoded bytes handed to the blob store at a time.
+/// Decoded bytes handed to the blob store at a time, each piece in an allocation of its own size:
+/// the blob store keeps the pieces of a multipart part as they are, so a piece in a Vec grown by
+/// doubling would hold up to twice its bytes.
 const STAGE_CHUNK_BYTES: usize = 256 * 1024;
+/// Room left in a piece for what one feed may decode past an exact fill (a group's rounding).
+const SLACK_BYTES: usize = 64;
 
 type Refusal = EndpointError<Npm>;
 
@@ -154,13 +156,15 @@ where
     /// is refused (`refused` says why).
     async fn next_content(&mut self) -> Option<Bytes> {
         loop {
-            if self.decoded.len() >= STAGE_CHUNK_BYTES
-                || (self.attachment_ended && !self.decoded.is_empty())
-            {
+            let room = STAGE_CHUNK_BYTES.saturating_sub(self.decoded.len());
+            if room < SLACK_BYTES || (self.attachment_ended && !self.decoded.is_empty()) {
                 return Some(Bytes::from(std::mem::take(&mut self.decoded)));
             }
             if self.attachment_ended {
                 return None;
+            }
+            if self.decoded.capacity() == 0 {
+                self.decoded.reserve_exact(STAGE_CHUNK_BYTES + SLACK_BYTES);
             }
             match self.fill().await {
                 Ok(true) => {}
@@ -176,7 +180,8 @@ where
                     return None;
                 }
             }
-            let piece = self.chunk.len().min(FEED_BYTES);
+            // Four characters decode to three bytes: this fills the piece, and no more.
+            let piece = self.chunk.len().min(room / 3 * 4);
             match self.reader.feed(&self.chunk[..piece], &mut self.decoded) {
                 Ok((used, step)) => {
                     self.chunk.advance(used);
