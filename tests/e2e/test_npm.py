@@ -12,8 +12,10 @@ each test has its own domain, so they never collide."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -57,9 +59,10 @@ from npm_support import (
     wait_until,
     write_package,
 )
-from support import BACKENDS, expect_error, make_client, running_server, stop_cleanly, unique
+from support import BACKENDS, blob_files, expect_error, make_client, running_server, stop_cleanly, unique
 
 SCOPED = "@acme/widget"
+MAX_SKELETON_BYTES = 32 * 1024 * 1024  # a publish body but its attachments' data (npm::stream)
 DEFAULT = object()  # npm_for: a fresh token of the domain
 
 
@@ -216,6 +219,105 @@ def test_publish_whose_tarball_does_not_match_is_refused(client, domain, registr
                             json=publish_document(registry.registry, dict(wrong_manifest, version="1.0.0"), wrong))
     assert_npm_error(response, 400)
     assert npm_versions_in(client, domain, "repo", "demo") == {}
+
+
+def staged_files(server) -> list[Path]:
+    """Uploads in the blob store's staging area: none once every request has been answered."""
+    staging = server.data_dir / "blobs" / "staging"
+    return sorted(p for p in staging.rglob("*") if p.is_file()) if staging.exists() else []
+
+
+def test_a_20_mib_package_publishes_and_installs(client, domain, registry, tmp_path):
+    """The body npm sends for it (27 MiB of JSON, the tarball base64 in it) streams into the blob
+    store as it arrives; the tarball comes back byte for byte."""
+    folder = write_package(tmp_path, "big", "1.0.0")
+    content = random.Random(20).randbytes(20 * 1024 * 1024)
+    (folder / "big.bin").write_bytes(content)
+    registry.publish(folder)
+
+    tgz = npm_asset(client, domain, "repo", "big", "1.0.0")
+    assert len(tgz) > len(content)
+    assert registry.view("big@1.0.0", "dist.integrity") == integrity(tgz)
+    project = new_project(tmp_path)
+    registry.install(project, "big@1.0.0")
+    assert installed_version(project, "big") == "1.0.0"
+    installed = (project / "node_modules" / "big" / "big.bin").read_bytes()
+    assert hashlib.sha256(installed).digest() == hashlib.sha256(content).digest()
+
+
+def test_publish_bodies_are_read_as_they_stream(client, domain, registry):
+    """A body sent in small chunks (chunked transfer encoding), its base64 line-wrapped with
+    escaped line breaks and `\\/` escapes (valid JSON for the same string), publishes the same
+    tarball."""
+    tgz, manifest = make_tarball("demo", "1.0.0", body=random.Random(7).randbytes(3000).hex())
+    document = publish_document(registry.registry, manifest, tgz)
+    (attachment,) = document["_attachments"].values()
+    encoded = attachment["data"]
+    assert "/" in encoded
+    attachment["data"] = "@@DATA@@"
+    wrapped = "\\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)).replace("/", "\\/")
+    body = json.dumps(document).replace("@@DATA@@", wrapped).encode()
+    response = requests.put(packument_url(registry.registry, "demo"), timeout=60,
+                            data=(body[i:i + 5] for i in range(0, len(body), 5)),
+                            headers={"Content-Type": "application/json", **bearer(registry.token)})
+    assert response.status_code in (200, 201), response.text
+    assert npm_asset(client, domain, "repo", "demo", "1.0.0") == tgz
+
+
+def test_refused_publish_bodies_leave_nothing_stored(server, client, domain, registry):
+    """Attachments stream into staging before the document is checked: whatever refuses the
+    publish (its body, its document, its tarball, a conflict) discards them."""
+    endpoint, token = registry.registry, registry.token
+    url = packument_url(endpoint, "demo")
+    tgz, manifest = make_tarball("demo", "1.0.0")
+    document = publish_document(endpoint, manifest, tgz)
+    (file,) = document["_attachments"]
+
+    def put(body: bytes) -> requests.Response:
+        return requests.put(url, data=body, timeout=60,
+                            headers={"Content-Type": "application/json", **bearer(token)})
+
+    def edited(edit) -> bytes:
+        copy = json.loads(json.dumps(document))
+        edit(copy)
+        return json.dumps(copy).encode()
+
+    def with_readme(skeleton_bytes: int) -> bytes:
+        """The document with a readme making its skeleton (the body but the data) that long."""
+        data = len(document["_attachments"][file]["data"])
+        bare = len(edited(lambda d: d.update(readme=""))) - data
+        return edited(lambda d: d.update(readme="x" * (skeleton_bytes - bare)))
+
+    before = blob_files(server.data_dir)
+    refused = {
+        "data not base64": (400, edited(lambda d: d["_attachments"][file].update(data="@@" + d["_attachments"][file]["data"]))),
+        "data with an escaped quote": (400, json.dumps(document).replace('"data": "', '"data": "\\"').encode()),
+        "more than 4 attachments": (400, edited(lambda d: d["_attachments"].update(
+            {f"demo-0.0.{i}.tgz": d["_attachments"][file] for i in range(4)}))),
+        "a body ending inside the data": (400, json.dumps(document).encode().partition(b'"data": "')[0] + b'"data": "H4sI'),
+        "no name": (400, edited(lambda d: d.pop("name"))),
+        "another package's document": (400, edited(lambda d: d.update(name="other"))),
+        "wrong shasum": (400, edited(lambda d: d["versions"]["1.0.0"]["dist"].update(shasum="0" * 40))),
+        "wrong length": (400, edited(lambda d: d["_attachments"][file].update(length=1))),
+        # (the bound is passed at the body's last byte: the server has read it all when it answers)
+        "a document over 32 MiB": (413, with_readme(MAX_SKELETON_BYTES + 1)),
+    }
+    for what, (status, body) in refused.items():
+        response = put(body)
+        assert response.status_code == status, (what, response.text[:300])
+        assert_npm_error(response, status)
+        assert staged_files(server) == [], what
+    assert npm_versions_in(client, domain, "repo", "demo") == {}
+    assert blob_files(server.data_dir) == before
+
+    accepted = put(with_readme(MAX_SKELETON_BYTES))
+    assert accepted.status_code in (200, 201), accepted.text
+    published = blob_files(server.data_dir)
+    other, _ = make_tarball("demo", "1.0.0", body="module.exports = 'other';\n")
+    assert_npm_error(put(json.dumps(publish_document(endpoint, manifest, other)).encode()), 409)
+    assert staged_files(server) == []
+    assert blob_files(server.data_dir) == published
+    assert npm_asset(client, domain, "repo", "demo", "1.0.0") == tgz
 
 
 # --------------------------------------------------------------------------- packuments over HTTP and auth

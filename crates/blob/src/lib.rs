@@ -482,7 +482,20 @@ impl BlobStore {
         if !is_sha256_hex(sha256) {
             return Err(BlobError::NotFound);
         }
-        let location = self.blob_path(sha256);
+        self.read(self.blob_path(sha256), range).await
+    }
+
+    /// Streams a staged upload that is not committed yet (to inspect it before deciding to commit
+    /// or discard it). `NotFound` once it is committed or discarded.
+    pub async fn get_staged(&self, staged: &StagedBlob) -> Result<BlobReader, BlobError> {
+        self.read(staged.location.clone(), None).await
+    }
+
+    async fn read(
+        &self,
+        location: Path,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobReader, BlobError> {
         let options = match range {
             None => GetOptions::default(),
             Some(range) => {

@@ -392,6 +392,35 @@ async fn committing_same_content_twice_keeps_one_blob_and_refreshes_mtime() -> T
 }
 
 #[tokio::test]
+async fn a_staged_upload_reads_back_before_it_is_committed() -> TestResult {
+    let b = backends()?;
+    let data = pattern(200 * 1024);
+    for (name, store) in &b.stores {
+        let staged = store.put_staged(body(&data, &[7, 4096]), NO_LIMIT).await?;
+        let reader = store.get_staged(&staged).await?;
+        assert_eq!(reader.size, data.len() as u64, "{name}");
+        let chunks: Vec<Bytes> = reader.try_collect().await?;
+        assert_eq!(chunks.concat(), data, "{name}");
+        assert!(
+            !store.exists(staged.sha256()).await?,
+            "{name}: reading does not commit"
+        );
+        store.commit(&staged).await?;
+        assert!(
+            matches!(store.get_staged(&staged).await, Err(BlobError::NotFound)),
+            "{name}: a committed upload is no longer staged"
+        );
+        let again = store.put_staged(one_chunk(b"discarded"), NO_LIMIT).await?;
+        store.discard(&again).await?;
+        assert!(
+            matches!(store.get_staged(&again).await, Err(BlobError::NotFound)),
+            "{name}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn discard_removes_the_staging_object() -> TestResult {
     let b = backends()?;
     for (name, store) in &b.stores {

@@ -4,8 +4,10 @@
 //! (what is fetched is ingested into the repository owning the connection, and retained in the
 //! requested one). Files from external registries stream through the blob store's staging path.
 
-use bytes::Bytes;
-use futures::{Stream, TryStreamExt as _};
+use std::io::Read;
+
+use bytes::{Buf as _, Bytes};
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use reliquary_blob::{BlobError, BlobReader, Hashes, StagedBlob};
 use reliquary_store::{
     CopyItem, CopyVersions, IngestVersion, PackageVersion, RepositoryKey, ResourceKind, StoreError,
@@ -41,6 +43,33 @@ impl Staged {
     #[must_use]
     pub fn size(&self) -> u64 {
         self.blob.size
+    }
+}
+
+/// Chunks of a staged upload buffered ahead of [`Service::inspect_staged`]'s reader.
+const STAGED_READ_AHEAD: usize = 2;
+
+/// A synchronous reader over chunks sent from an async task (on the blocking pool only).
+struct ChannelReader {
+    chunks: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    chunk: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.chunk.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        self.chunk.copy_to_slice(&mut buf[..n]);
+        Ok(n)
     }
 }
 
@@ -158,6 +187,58 @@ impl Service {
         if let Err(e) = self.blobs().discard(&staged.blob).await {
             tracing::warn!(error = %e, "discarding a staged upload failed");
         }
+    }
+
+    /// Runs `inspect` on the blocking pool with a synchronous reader over a staged upload (to
+    /// look inside an archive before committing it). The bytes stream from the blob store through
+    /// a channel of a few chunks, never whole in memory; `inspect` may stop reading early.
+    ///
+    /// # Errors
+    /// Blob store failures (reading the staged bytes failed), a panic of `inspect`.
+    pub async fn inspect_staged<T, F>(&self, staged: &Staged, inspect: F) -> Result<T>
+    where
+        F: FnOnce(&mut dyn Read) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut body = self
+            .blobs()
+            .get_staged(&staged.blob)
+            .await
+            .map_err(blob_error)?
+            .into_stream();
+        let (sender, chunks) = tokio::sync::mpsc::channel(STAGED_READ_AHEAD);
+        let task = tokio::task::spawn_blocking(move || {
+            inspect(&mut ChannelReader {
+                chunks,
+                chunk: Bytes::new(),
+            })
+        });
+        let pump = async move {
+            while let Some(item) = body.next().await {
+                match item {
+                    // A closed channel: `inspect` has read what it needed.
+                    Ok(chunk) => {
+                        if sender.send(Ok(chunk)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let told = std::io::Error::other("the staged upload could not be read");
+                        let _ = sender.send(Err(told)).await;
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        };
+        let (pumped, inspected) = tokio::join!(pump, task);
+        pumped.map_err(|e| blob_error(BlobError::Io(e)))?;
+        inspected.map_err(|e| {
+            tracing::error!(error.detail = %e, "inspecting a staged upload failed");
+            Error::Internal {
+                message: "Internal error".to_owned(),
+            }
+        })
     }
 
     /// Stores bytes already in memory (a wheel's extracted metadata) as a committed blob.

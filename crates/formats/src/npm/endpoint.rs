@@ -13,11 +13,9 @@ use reliquary_http::AppState;
 use reliquary_http::endpoint::{self, Dialect, EndpointError, FormatEndpoint, PackageRequest};
 use serde_json::json;
 
+use super::receive::{self, Received};
 use super::rules::{self, NpmRules, Packument};
 use super::{self as format, ABBREVIATED_MEDIA_TYPE};
-
-/// npm publish bodies carry the tarball base64-encoded; cap them well above any sane package.
-const MAX_PUBLISH_BYTES: usize = 400 * 1024 * 1024;
 
 /// npm's endpoint and error dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -107,17 +105,21 @@ async fn handle(endpoint: PackageRequest<Npm>, request: Request) -> Result<Respo
                         ["-rev", rev] => Some(*rev),
                         _ => None,
                     };
-                    let body = axum::body::to_bytes(request.into_body(), MAX_PUBLISH_BYTES)
-                        .await
-                        .map_err(|_| {
-                            NpmError::new(
-                                StatusCode::PAYLOAD_TOO_LARGE,
-                                "The publish request is too large",
-                            )
-                        })?;
-                    let document = format::parse_publish(&body)
-                        .map_err(|e| NpmError::bad_request(e.to_string()))?;
-                    rules::npm_put(service, repo, scope, &unscoped, &document, url_rev).await?;
+                    // The body streams: attachments into staging, the rest into a skeleton.
+                    let body = request.into_body().into_data_stream();
+                    let Received { skeleton, tarballs } = receive::receive(service, body).await?;
+                    let document = match format::parse_publish(&skeleton) {
+                        Ok(document) => document,
+                        Err(e) => {
+                            receive::discard(service, tarballs).await;
+                            return Err(NpmError::bad_request(e.to_string()));
+                        }
+                    };
+                    drop(skeleton);
+                    rules::npm_put(
+                        service, repo, scope, &unscoped, &document, url_rev, tarballs,
+                    )
+                    .await?;
                     Ok((
                         StatusCode::CREATED,
                         json_body(&json!({"ok": true, "id": name})),

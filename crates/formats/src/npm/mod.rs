@@ -8,7 +8,9 @@ mod metadata;
 mod names;
 mod packument;
 mod publish;
+mod receive;
 mod rules;
+mod stream;
 
 pub use accept::wants_abbreviated;
 pub use endpoint::Npm;
@@ -17,8 +19,12 @@ pub use names::{full_name, parse_name, tarball_filename};
 pub use packument::{
     PackumentVersion, abbreviated_packument, integrity_from_sha512_hex, packument,
 };
-pub use publish::{Attachment, PublishDocument, parse_publish, verify_version};
+pub use publish::{
+    Attachment, PublishDocument, ReceivedTarball, inspect_tarball, needs_sha384, parse_publish,
+    verify_version,
+};
 pub use rules::{NPM_ASSET, NpmRules, Packument};
+pub use stream::{MAX_ATTACHMENTS, MAX_SKELETON_BYTES, PublishReader, Step};
 
 /// The longest package name npm accepts, scope included.
 pub const MAX_NAME_LENGTH: usize = 214;
@@ -47,6 +53,9 @@ pub enum NpmError {
     /// The tarball is not a gzipped tar with a readable `package.json` at depth 1.
     #[error("invalid tarball: {0}")]
     InvalidTarball(String),
+    /// The publish document, without its attachments, is larger than the server keeps.
+    #[error("publish document too large: {0}")]
+    TooLarge(String),
 }
 
 /// The npm error body: `{"error": message}`.

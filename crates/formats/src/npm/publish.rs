@@ -1,23 +1,27 @@
 //! The document `npm publish`, `npm deprecate` and `npm unpublish` PUT, and the checks of a
-//! published version against its tarball.
+//! published version against its tarball (received apart from the document: see `stream`).
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
+use std::io::Read;
 use std::path::{Component, Path};
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::Value;
-use sha1::Sha1;
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use sha2::{Digest as _, Sha384};
 
 use super::{NpmError, parse_name, tarball_filename};
 
 /// The largest `package.json` read out of a tarball.
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+/// The most tar content (inflated) read looking for `package.json`, a bound on what a gzip bomb
+/// costs. npm packs files ordered by extension, so `package.json` comes after every `.js` file.
+const MAX_INFLATED_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// The most tar entries read looking for `package.json`.
+const MAX_TAR_ENTRIES: usize = 1_000_000;
 
 /// Standard alphabet, padding optional: npm pads, other tools may not.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -35,21 +39,36 @@ pub struct PublishDocument {
     pub versions: BTreeMap<String, Value>,
     /// `dist-tags`: tag → version.
     pub dist_tags: BTreeMap<String, String>,
-    /// `_attachments`: file name (npm sends `"<full name>-<version>.tgz"`) → its content.
+    /// `_attachments`: file name (npm sends `"<full name>-<version>.tgz"`) → what the document
+    /// says of it (its content was streamed out of the body: see [`ReceivedTarball`]).
     pub attachments: BTreeMap<String, Attachment>,
 }
 
-/// One entry of `_attachments`, its `data` base64-decoded.
+/// One entry of `_attachments`, but its `data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
-    pub data: Vec<u8>,
     pub length: Option<u64>,
     pub content_type: Option<String>,
 }
 
-/// Parses a publish body. `versions`, `dist-tags` and `_attachments` may be absent (deprecate
-/// and unpublish send no attachments); when present they must be objects, dist-tag values
-/// strings, and attachment `data` valid base64.
+/// What was received as one attachment's content: its size and digests (lowercase hex,
+/// computed while it was staged) and what [`inspect_tarball`] read in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedTarball {
+    pub size: u64,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+    /// Computed only when a `dist.integrity` needs it ([`needs_sha384`]).
+    pub sha384: Option<String>,
+    /// Its `package.json`, or why it could not be read.
+    pub package_json: Result<Value, NpmError>,
+}
+
+/// Parses a publish body's skeleton: the body as [`PublishReader`](super::PublishReader) keeps
+/// it, each attachment's `data` streamed out and left as `""`. `versions`, `dist-tags` and
+/// `_attachments` may be absent (deprecate and unpublish send no attachments); when present they
+/// must be objects, dist-tag values strings, and each attachment must have a `data` string.
 ///
 /// # Errors
 /// [`NpmError::InvalidDocument`] for a shape error, [`NpmError::InvalidName`] for a bad `name`.
@@ -116,15 +135,9 @@ fn parse_attachment(value: &Value) -> Result<Attachment, String> {
     let Value::Object(fields) = value else {
         return Err("not an object".into());
     };
-    let data = match fields.get("data") {
-        Some(Value::String(data)) => {
-            let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            BASE64
-                .decode(compact)
-                .map_err(|e| format!("data is not base64: {e}"))?
-        }
-        _ => return Err("\"data\" is missing or not a string".into()),
-    };
+    if !matches!(fields.get("data"), Some(Value::String(_))) {
+        return Err("\"data\" is missing or not a string".into());
+    }
     let length = match fields.get("length") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(n.as_u64().ok_or("\"length\" is not a size")?),
@@ -136,26 +149,31 @@ fn parse_attachment(value: &Value) -> Result<Attachment, String> {
         _ => None,
     };
     Ok(Attachment {
-        data,
         length,
         content_type,
     })
 }
 
-/// Checks one version of a publish and returns its tarball bytes:
+/// Checks one version of a publish against what was `received` (attachment name → its content)
+/// and returns the name of its attachment:
 /// - the version has a manifest whose `name` is the document's and whose `version` is the key
 ///   ([`NpmError::InvalidDocument`] when it is absent, [`NpmError::ManifestMismatch`] otherwise);
 /// - an attachment `"<full name>-<version>.tgz"` (as npm sends) or `"<name>-<version>.tgz"`
-///   exists ([`NpmError::MissingAttachment`]);
+///   exists and was received ([`NpmError::MissingAttachment`]);
 /// - its `length`, when given, and `dist.shasum` (SHA-1 hex) and `dist.integrity` (SRI, e.g.
-///   `sha512-<base64>`), each when present, match the bytes ([`NpmError::IntegrityMismatch`]);
-///   at least one of the two digests must be present ([`NpmError::InvalidDocument`]);
+///   `sha512-<base64>`), each when present, match what was received
+///   ([`NpmError::IntegrityMismatch`]); at least one of the two digests must be present
+///   ([`NpmError::InvalidDocument`]);
 /// - the tarball's `package.json` (the first entry `<top dir>/package.json`) has the manifest's
 ///   name and version ([`NpmError::InvalidTarball`], [`NpmError::ManifestMismatch`]).
 ///
 /// # Errors
 /// As listed above.
-pub fn verify_version<'a>(doc: &'a PublishDocument, version: &str) -> Result<&'a [u8], NpmError> {
+pub fn verify_version<'a>(
+    doc: &'a PublishDocument,
+    version: &str,
+    received: &BTreeMap<String, ReceivedTarball>,
+) -> Result<&'a str, NpmError> {
     let manifest = doc
         .versions
         .get(version)
@@ -175,19 +193,24 @@ pub fn verify_version<'a>(doc: &'a PublishDocument, version: &str) -> Result<&'a
     }
 
     let npm_key = format!("{}-{version}.tgz", doc.name);
-    let attachment = doc
+    let (file, attachment) = doc
         .attachments
-        .get(&npm_key)
-        .or_else(|| doc.attachments.get(&tarball_filename(&doc.name, version)))
+        .get_key_value(&npm_key)
+        .or_else(|| {
+            doc.attachments
+                .get_key_value(&tarball_filename(&doc.name, version))
+        })
         .ok_or_else(|| NpmError::MissingAttachment(npm_key.clone()))?;
-    let data = attachment.data.as_slice();
+    let tarball = received
+        .get(file)
+        .ok_or_else(|| NpmError::MissingAttachment(npm_key.clone()))?;
 
     if let Some(length) = attachment.length
-        && length != data.len() as u64
+        && length != tarball.size
     {
         return Err(NpmError::IntegrityMismatch(format!(
             "{npm_key}: length {length} stated, {} received",
-            data.len()
+            tarball.size
         )));
     }
 
@@ -202,7 +225,7 @@ pub fn verify_version<'a>(doc: &'a PublishDocument, version: &str) -> Result<&'a
         )));
     }
     if let Some(shasum) = shasum {
-        let actual = hex::encode(Sha1::digest(data));
+        let actual = &tarball.sha1;
         if !actual.eq_ignore_ascii_case(shasum.trim()) {
             return Err(NpmError::IntegrityMismatch(format!(
                 "{npm_key}: dist.shasum {shasum} stated, {actual} computed"
@@ -210,11 +233,11 @@ pub fn verify_version<'a>(doc: &'a PublishDocument, version: &str) -> Result<&'a
         }
     }
     if let Some(integrity) = integrity {
-        check_integrity(integrity, data)
+        check_integrity(integrity, tarball)
             .map_err(|why| NpmError::IntegrityMismatch(format!("{npm_key}: {why}")))?;
     }
 
-    let packaged = read_package_json(data)?;
+    let packaged = tarball.package_json.as_ref().map_err(Clone::clone)?;
     let packaged_name = packaged.get("name").and_then(Value::as_str);
     if packaged_name.map(str::trim) != Some(doc.name.as_str()) {
         return Err(NpmError::ManifestMismatch(format!(
@@ -228,7 +251,7 @@ pub fn verify_version<'a>(doc: &'a PublishDocument, version: &str) -> Result<&'a
             "the tarball's package.json has version {packaged_version:?}, the manifest {version:?}"
         )));
     }
-    Ok(data)
+    Ok(file)
 }
 
 /// The version as npm normalizes it (`semver.clean`'s prefix rule): spaces and a leading
@@ -237,32 +260,56 @@ fn clean_version(version: &str) -> &str {
     version.trim().trim_start_matches(['=', 'v']).trim()
 }
 
-/// Checks an SRI string against the bytes: its hashes of the strongest algorithm this knows
-/// (sha512 > sha384 > sha256 > sha1) are compared and one of them must match.
-fn check_integrity(integrity: &str, data: &[u8]) -> Result<(), String> {
-    const ALGORITHMS: [&str; 4] = ["sha512", "sha384", "sha256", "sha1"];
-    let entries: Vec<(usize, &str)> = integrity
+/// The SRI algorithms this knows, strongest first.
+const SRI_ALGORITHMS: [&str; 4] = ["sha512", "sha384", "sha256", "sha1"];
+
+/// The entries of an SRI string this knows: (rank in [`SRI_ALGORITHMS`], base64 digest).
+fn sri_entries(integrity: &str) -> Vec<(usize, &str)> {
+    integrity
         .split_ascii_whitespace()
         .filter_map(|token| {
             let (algorithm, rest) = token.split_once('-')?;
-            let rank = ALGORITHMS
+            let rank = SRI_ALGORITHMS
                 .iter()
                 .position(|a| a.eq_ignore_ascii_case(algorithm))?;
             // Options follow a `?` and are not part of the digest.
             Some((rank, rest.split('?').next().unwrap_or(rest)))
         })
-        .collect();
+        .collect()
+}
+
+/// Whether some version's `dist.integrity` is checked with SHA-384 (its strongest hash), which
+/// the blob store does not compute: [`inspect_tarball`] must then.
+#[must_use]
+pub fn needs_sha384(doc: &PublishDocument) -> bool {
+    doc.versions.values().any(|manifest| {
+        manifest
+            .get("dist")
+            .and_then(|d| d.get("integrity"))
+            .and_then(Value::as_str)
+            .and_then(|i| sri_entries(i).iter().map(|&(rank, _)| rank).min())
+            == Some(1)
+    })
+}
+
+/// Checks an SRI string against the received digests: its hashes of the strongest algorithm
+/// this knows (sha512 > sha384 > sha256 > sha1) are compared and one of them must match.
+fn check_integrity(integrity: &str, tarball: &ReceivedTarball) -> Result<(), String> {
+    let entries = sri_entries(integrity);
     let Some(strongest) = entries.iter().map(|&(rank, _)| rank).min() else {
         return Err(format!(
             "dist.integrity {integrity:?} has no supported hash"
         ));
     };
-    let actual = match ALGORITHMS[strongest] {
-        "sha512" => Sha512::digest(data).to_vec(),
-        "sha384" => Sha384::digest(data).to_vec(),
-        "sha256" => Sha256::digest(data).to_vec(),
-        _ => Sha1::digest(data).to_vec(),
-    };
+    let algorithm = SRI_ALGORITHMS[strongest];
+    let actual = match algorithm {
+        "sha512" => Some(&tarball.sha512),
+        "sha384" => tarball.sha384.as_ref(),
+        "sha256" => Some(&tarball.sha256),
+        _ => Some(&tarball.sha1),
+    }
+    .and_then(|digest| hex::decode(digest).ok())
+    .ok_or_else(|| format!("dist.integrity {integrity}: no {algorithm} digest was computed"))?;
     let matches = entries
         .iter()
         .filter(|&&(rank, _)| rank == strongest)
@@ -271,21 +318,111 @@ fn check_integrity(integrity: &str, data: &[u8]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "dist.integrity {integrity} stated, {}-{} computed",
-            ALGORITHMS[strongest],
+            "dist.integrity {integrity} stated, {algorithm}-{} computed",
             base64::engine::general_purpose::STANDARD.encode(&actual)
         ))
     }
 }
 
+/// Reads a gzipped tarball as a stream, for a [`ReceivedTarball`]: its `package.json` (reading
+/// no further than that entry) and, when `sha384`, its SHA-384 (then reading to the end). Both
+/// are bounded in memory whatever the tarball's size; reading is CPU work, for a blocking thread.
+pub fn inspect_tarball(
+    tgz: &mut dyn Read,
+    sha384: bool,
+) -> (Result<Value, NpmError>, Option<String>) {
+    let mut reader = Digesting {
+        inner: tgz,
+        sha384: sha384.then(Sha384::new),
+    };
+    let package_json = read_package_json(&mut reader);
+    let sha384 =
+        if reader.sha384.is_some() && std::io::copy(&mut reader, &mut std::io::sink()).is_ok() {
+            reader.sha384.map(|hasher| hex::encode(hasher.finalize()))
+        } else {
+            None
+        };
+    (package_json, sha384)
+}
+
+/// A reader computing the SHA-384 of what is read through it, when asked to.
+struct Digesting<'a> {
+    inner: &'a mut dyn Read,
+    sha384: Option<Sha384>,
+}
+
+impl Read for Digesting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(hasher) = &mut self.sha384 {
+            hasher.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// A reader failing once it has yielded `left` bytes (setting `exceeded`).
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the inflated size bound was reached"));
+        }
+        let max = usize::try_from(self.left).map_or(buf.len(), |left| left.min(buf.len()));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Reads and parses the first `<top dir>/package.json` of a gzipped tarball.
-fn read_package_json(tgz: &[u8]) -> Result<Value, NpmError> {
+fn read_package_json<R: Read>(tgz: R) -> Result<Value, NpmError> {
+    read_package_json_within(tgz, MAX_INFLATED_BYTES, MAX_TAR_ENTRIES)
+}
+
+/// [`read_package_json`], reading at most `max_inflated` bytes of tar and `max_entries` entries.
+fn read_package_json_within<R: Read>(
+    tgz: R,
+    max_inflated: u64,
+    max_entries: usize,
+) -> Result<Value, NpmError> {
+    let mut archive = tar::Archive::new(Capped {
+        inner: flate2::read::GzDecoder::new(tgz),
+        left: max_inflated,
+        exceeded: false,
+    });
+    let found = find_package_json(&mut archive, max_entries);
+    if archive.into_inner().exceeded {
+        return Err(NpmError::InvalidTarball(format!(
+            "no package/package.json in its first {max_inflated} bytes"
+        )));
+    }
+    found
+}
+
+fn find_package_json<R: Read>(
+    archive: &mut tar::Archive<R>,
+    max_entries: usize,
+) -> Result<Value, NpmError> {
     let bad = |why: String| NpmError::InvalidTarball(why);
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
     let entries = archive
         .entries()
         .map_err(|e| bad(format!("not a gzipped tar: {e}")))?;
-    for entry in entries {
+    for (index, entry) in entries.enumerate() {
+        if index >= max_entries {
+            return Err(bad(format!(
+                "no package/package.json in its first {max_entries} entries"
+            )));
+        }
         let entry = entry.map_err(|e| bad(format!("unreadable entry: {e}")))?;
         if !entry.header().entry_type().is_file() {
             continue;
@@ -324,6 +461,8 @@ fn is_top_level_package_json(path: &Path) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+    use sha1::Sha1;
+    use sha2::{Sha256, Sha512};
 
     /// Which error a refused case must give.
     type Expect = fn(&NpmError) -> bool;
@@ -402,8 +541,41 @@ mod tests {
         })
     }
 
-    fn parse(body: &Value) -> PublishDocument {
-        parse_publish(&serde_json::to_vec(body).expect("json")).expect("parse publish")
+    /// A body as the server takes it: read by the streaming reader (its attachments' content
+    /// apart), the skeleton parsed, each attachment's content inspected as a staged one is.
+    fn receive_bytes(
+        body: &[u8],
+    ) -> Result<(PublishDocument, BTreeMap<String, ReceivedTarball>), NpmError> {
+        let (skeleton, attachments) = super::super::stream::tests::read(body)?;
+        let doc = parse_publish(&skeleton)?;
+        let sha384 = needs_sha384(&doc);
+        let received = attachments
+            .into_iter()
+            .map(|(file, content)| (file, received_from(&content, sha384)))
+            .collect();
+        Ok((doc, received))
+    }
+
+    fn receive(body: &Value) -> (PublishDocument, BTreeMap<String, ReceivedTarball>) {
+        receive_bytes(&serde_json::to_vec(body).expect("json")).expect("receive publish")
+    }
+
+    fn received_from(content: &[u8], sha384: bool) -> ReceivedTarball {
+        let (package_json, sha384) = inspect_tarball(&mut &content[..], sha384);
+        ReceivedTarball {
+            size: content.len() as u64,
+            sha1: hex::encode(Sha1::digest(content)),
+            sha256: hex::encode(Sha256::digest(content)),
+            sha512: hex::encode(Sha512::digest(content)),
+            sha384,
+            package_json,
+        }
+    }
+
+    /// Receives `body` and verifies `version`: the attachment it names.
+    fn verify(body: &Value, version: &str) -> Result<String, NpmError> {
+        let (doc, received) = receive(body);
+        verify_version(&doc, version, &received).map(str::to_owned)
     }
 
     const NAME: &str = "@myscope/demo-pkg";
@@ -417,7 +589,7 @@ mod tests {
     #[test]
     fn a_publish_body_parses() {
         let (tarball, body) = good();
-        let doc = parse(&body);
+        let (doc, received) = receive(&body);
         assert_eq!(doc.name, NAME);
         assert_eq!(doc.rev, None);
         assert_eq!(doc.versions.keys().collect::<Vec<_>>(), ["1.0.0"]);
@@ -426,7 +598,10 @@ mod tests {
             Some("1.0.0")
         );
         let attachment = &doc.attachments["@myscope/demo-pkg-1.0.0.tgz"];
-        assert_eq!(attachment.data, tarball);
+        assert_eq!(
+            received["@myscope/demo-pkg-1.0.0.tgz"],
+            received_from(&tarball, false)
+        );
         assert_eq!(attachment.length, Some(tarball.len() as u64));
         assert_eq!(
             attachment.content_type.as_deref(),
@@ -440,8 +615,8 @@ mod tests {
             "_id": "demo", "_rev": "3-abc", "name": "demo",
             "versions": {"1.0.0": {"name": "demo", "version": "1.0.0", "deprecated": "use 2"}},
         });
-        let doc = parse(&body);
-        assert!(doc.attachments.is_empty());
+        let (doc, received) = receive(&body);
+        assert!(doc.attachments.is_empty() && received.is_empty());
         assert!(doc.dist_tags.is_empty());
         assert_eq!(doc.rev.as_deref(), Some("3-abc"));
         assert_eq!(doc.versions["1.0.0"]["deprecated"], "use 2");
@@ -475,16 +650,18 @@ mod tests {
             ),
         ];
         for (body, expected) in cases {
-            let err = parse_publish(body).expect_err(&String::from_utf8_lossy(body));
+            let err = receive_bytes(body).expect_err(&String::from_utf8_lossy(body));
             assert!(expected(&err), "{}: {err:?}", String::from_utf8_lossy(body));
         }
     }
 
     #[test]
     fn verify_accepts_what_npm_sends() {
-        let (tarball, body) = good();
-        let doc = parse(&body);
-        assert_eq!(verify_version(&doc, "1.0.0").expect("verifies"), tarball);
+        let (_, body) = good();
+        assert_eq!(
+            verify(&body, "1.0.0").expect("verifies"),
+            "@myscope/demo-pkg-1.0.0.tgz"
+        );
     }
 
     #[test]
@@ -499,7 +676,7 @@ mod tests {
             .remove("shasum");
         body["_attachments"]["demo-2.0.0.tgz"]["data"] =
             json!(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&tarball));
-        assert!(verify_version(&parse(&body), "2.0.0").is_ok());
+        assert!(verify(&body, "2.0.0").is_ok());
 
         let tarball = package_tgz("package", NAME, "1.0.0");
         let mut body = publish_body(NAME, "1.0.0", &tarball, "demo-pkg-1.0.0.tgz");
@@ -511,13 +688,120 @@ mod tests {
             .as_object_mut()
             .expect("attachment")
             .remove("length");
-        assert!(verify_version(&parse(&body), "1.0.0").is_ok());
+        assert!(verify(&body, "1.0.0").is_ok());
 
         // A multi-hash SRI string: the strongest algorithm decides.
         let (tarball, mut body) = good();
         body["versions"]["1.0.0"]["dist"]["integrity"] =
             json!(format!("sha1-AAAA {} sha512-AAAA", sri512(&tarball)));
-        assert!(verify_version(&parse(&body), "1.0.0").is_ok());
+        assert!(verify(&body, "1.0.0").is_ok());
+
+        // SHA-384 and SHA-256 SRI strings (SHA-384 is computed only when one asks for it).
+        let sri = |algorithm: &str, digest: &[u8]| {
+            json!(format!(
+                "{algorithm}-{}",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ))
+        };
+        for (algorithm, digest) in [
+            ("sha384", Sha384::digest(&tarball).to_vec()),
+            ("sha256", Sha256::digest(&tarball).to_vec()),
+        ] {
+            let dist = &mut body["versions"]["1.0.0"]["dist"];
+            dist["integrity"] = sri(algorithm, &digest);
+            assert_eq!(needs_sha384(&receive(&body).0), algorithm == "sha384");
+            assert!(verify(&body, "1.0.0").is_ok(), "{algorithm}");
+            body["versions"]["1.0.0"]["dist"]["integrity"] = sri(algorithm, &vec![0; digest.len()]);
+            assert!(
+                matches!(verify(&body, "1.0.0"), Err(NpmError::IntegrityMismatch(_))),
+                "{algorithm}"
+            );
+        }
+    }
+
+    /// Incompressible bytes.
+    fn noise(len: usize) -> Vec<u8> {
+        let mut x: u32 = 0x9e37_79b9;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x.to_le_bytes()[3]
+            })
+            .collect()
+    }
+
+    /// A reader counting what is read through it.
+    struct Counting<'a> {
+        inner: &'a [u8],
+        read: usize,
+    }
+
+    impl Read for Counting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn inspecting_a_tarball_reads_no_further_than_its_package_json() {
+        let manifest = br#"{"name":"a","version":"1.0.0"}"#;
+        let tarball = tgz(&[
+            ("package/package.json", manifest),
+            ("package/big.bin", &noise(4 * 1024 * 1024)),
+        ]);
+        let mut counting = Counting {
+            inner: &tarball,
+            read: 0,
+        };
+        let (package_json, sha384) = inspect_tarball(&mut counting, false);
+        assert_eq!(package_json, Ok(json!({"name": "a", "version": "1.0.0"})));
+        assert_eq!(sha384, None);
+        assert!(counting.read < 256 * 1024, "read {} bytes", counting.read);
+
+        let mut counting = Counting {
+            inner: &tarball,
+            read: 0,
+        };
+        let (package_json, sha384) = inspect_tarball(&mut counting, true);
+        assert!(package_json.is_ok());
+        assert_eq!(sha384, Some(hex::encode(Sha384::digest(&tarball))));
+        assert_eq!(counting.read, tarball.len());
+
+        // Not a tarball at all: the digest is still computed.
+        let (package_json, sha384) = inspect_tarball(&mut &b"plain bytes"[..], true);
+        assert!(matches!(package_json, Err(NpmError::InvalidTarball(_))));
+        assert_eq!(sha384, Some(hex::encode(Sha384::digest(b"plain bytes"))));
+    }
+
+    #[test]
+    fn the_search_for_package_json_is_bounded() {
+        let filler = vec![0; 64 * 1024];
+        let mut files: Vec<(String, &[u8])> = (0..20)
+            .map(|i| (format!("package/f{i}.js"), filler.as_slice()))
+            .collect();
+        files.push((
+            "package/package.json".into(),
+            br#"{"name":"a","version":"1.0.0"}"#,
+        ));
+        let files: Vec<(&str, &[u8])> = files.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+        let tarball = tgz(&files);
+        assert!(
+            tarball.len() < 64 * 1024,
+            "a small tarball inflating to more"
+        );
+        assert!(read_package_json_within(&tarball[..], u64::MAX, usize::MAX).is_ok());
+        assert!(matches!(
+            read_package_json_within(&tarball[..], 512 * 1024, usize::MAX),
+            Err(NpmError::InvalidTarball(m)) if m.contains("bytes")
+        ));
+        assert!(matches!(
+            read_package_json_within(&tarball[..], u64::MAX, 10),
+            Err(NpmError::InvalidTarball(m)) if m.contains("entries")
+        ));
     }
 
     #[test]
@@ -593,13 +877,13 @@ mod tests {
         for (what, edit, expected) in cases {
             let (_, mut body) = good();
             edit(&mut body);
-            let err = verify_version(&parse(&body), "1.0.0").expect_err(what);
+            let err = verify(&body, "1.0.0").expect_err(what);
             assert!(expected(&err), "{what}: {err:?}");
         }
 
         let (_, body) = good();
         assert!(matches!(
-            verify_version(&parse(&body), "9.9.9"),
+            verify(&body, "9.9.9"),
             Err(NpmError::InvalidDocument(_))
         ));
     }
@@ -633,7 +917,7 @@ mod tests {
         ];
         for (what, tarball, expected) in cases {
             let body = publish_body(NAME, "1.0.0", &tarball, "@myscope/demo-pkg-1.0.0.tgz");
-            let err = verify_version(&parse(&body), "1.0.0").expect_err(what);
+            let err = verify(&body, "1.0.0").expect_err(what);
             assert!(expected(&err), "{what}: {err:?}");
         }
     }

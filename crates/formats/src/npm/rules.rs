@@ -2,10 +2,9 @@
 //! across the upstream graph, tarballs resolved through upstreams and the `public:npmjs`
 //! external connection, dist-tags, deprecate and unpublish.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use bytes::Bytes;
-use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource};
+use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource, Staged};
 use reliquary_core::time::{iso8601, parse_iso8601};
 use reliquary_core::{AssetDownload, Error, Result, Service};
 use reliquary_store::{
@@ -17,7 +16,7 @@ use reliquary_types::{
 };
 use sha2::{Digest as _, Sha256};
 
-use super::{self as format, PackumentVersion, PublishDocument};
+use super::{self as format, PackumentVersion, PublishDocument, ReceivedTarball};
 
 /// npm versions have exactly one asset, under this name.
 pub const NPM_ASSET: &str = "package.tgz";
@@ -323,6 +322,8 @@ pub async fn npm_tarball(
 /// Publishes the versions of an npm PUT that carry a tarball, or applies a metadata-only
 /// PUT (deprecate, unpublish of single versions). `url_rev` is the revision named in the
 /// URL (`/pkg/-rev/<rev>`, sent by `npm unpublish`); a publish ignores it and `_rev`.
+/// `tarballs` are the attachments' contents, staged while the body streamed in: a published
+/// version's is committed, every other one discarded.
 ///
 /// # Errors
 /// `Validation` (document, integrity), `Conflict` (the version exists here or in a reachable
@@ -334,6 +335,34 @@ pub async fn npm_put(
     name: &str,
     document: &PublishDocument,
     url_rev: Option<&str>,
+    tarballs: Vec<(String, Staged)>,
+) -> Result<()> {
+    let mut staged: BTreeMap<String, Staged> = tarballs.into_iter().collect();
+    let outcome = put(
+        service,
+        repository,
+        scope,
+        name,
+        document,
+        url_rev,
+        &mut staged,
+    )
+    .await;
+    for (_, unused) in staged {
+        service.discard(unused).await;
+    }
+    outcome
+}
+
+/// [`npm_put`], taking from `staged` the tarballs it commits.
+async fn put(
+    service: &Service,
+    repository: &RepositoryKey,
+    scope: Option<&str>,
+    name: &str,
+    document: &PublishDocument,
+    url_rev: Option<&str>,
+    staged: &mut BTreeMap<String, Staged>,
 ) -> Result<()> {
     let key = npm_key(scope, name);
     let full_name = format::full_name(scope, name);
@@ -346,16 +375,17 @@ pub async fn npm_put(
     if document.attachments.is_empty() {
         return npm_update(service, repository, &key, document, url_rev).await;
     }
+    let received = received_tarballs(service, document, staged).await?;
     let mut published = Vec::new();
     for version in document.versions.keys() {
-        let Ok(tarball) = format::verify_version(document, version) else {
+        let Ok(file) = format::verify_version(document, version, &received) else {
             // Versions without an attachment in a publish body are the existing ones npm echoes.
             if document
                 .attachments
                 .keys()
                 .any(|a| a.ends_with(&format!("-{version}.tgz")))
             {
-                format::verify_version(document, version)
+                format::verify_version(document, version, &received)
                     .map_err(|e| Error::validation(e.to_string()))?;
             }
             continue;
@@ -372,9 +402,16 @@ pub async fn npm_put(
             ));
         }
         let manifest = &document.versions[version];
-        let asset = service
-            .store_bytes(Bytes::copy_from_slice(tarball), NPM_ASSET)
-            .await?;
+        let tarball = staged.remove(file).ok_or_else(|| {
+            Error::validation(format!("The attachment {file} serves two versions"))
+        })?;
+        let asset = match service.commit(&tarball, NPM_ASSET).await {
+            Ok(asset) => asset,
+            Err(e) => {
+                service.discard(tarball).await;
+                return Err(e);
+            }
+        };
         let publish = PublishAsset {
             repository: repository.clone(),
             package: key.clone(),
@@ -413,6 +450,41 @@ pub async fn npm_put(
         }
     }
     Ok(())
+}
+
+/// What each of the document's attachments received: its size and digests from staging, its
+/// `package.json` (and its SHA-384 when an integrity asks for one) read from the staged bytes on
+/// the blocking pool.
+async fn received_tarballs(
+    service: &Service,
+    document: &PublishDocument,
+    staged: &BTreeMap<String, Staged>,
+) -> Result<BTreeMap<String, ReceivedTarball>> {
+    let sha384 = format::needs_sha384(document);
+    let mut received = BTreeMap::new();
+    for (file, tarball) in staged {
+        if !document.attachments.contains_key(file) {
+            continue;
+        }
+        let (package_json, sha384) = service
+            .inspect_staged(tarball, move |reader| {
+                format::inspect_tarball(reader, sha384)
+            })
+            .await?;
+        let hashes = tarball.hashes();
+        received.insert(
+            file.clone(),
+            ReceivedTarball {
+                size: tarball.size(),
+                sha1: hashes.sha1.clone(),
+                sha256: hashes.sha256.clone(),
+                sha512: hashes.sha512.clone(),
+                sha384,
+                package_json,
+            },
+        );
+    }
+    Ok(received)
 }
 
 /// A PUT without tarballs (`npm deprecate`, `npm unpublish pkg@v`): npm sends back the full
