@@ -22,8 +22,9 @@ S=1, ...), so that what else the machine does hits every size alike:
      nothing of the other repositories;
   2. the same GETs again (served from the rendered-document cache): p50;
   3. `wrk -t2 -c16 -d10s` rotating over every package's packument (the same headers), one server
-     after the other (the order alternating between rounds): req/s, p50, and the server's CPU per
-     request (utime + stime of the reliquary process / requests completed);
+     after the other, --wrk-runs runs per server in ABBA order (S=1, S=500, S=500, S=1; the next
+     round starts with S=500): req/s, p50, and the server's CPU per request (utime + stime of the
+     reliquary process / requests completed), averaged over the runs;
   4. first GET of every tarball (every version of every package) through app: resolved through the
      upstream graph, then retained into app (a write); bytes checked; p50 and p90. Then each again;
   5. --tags times: PUT /-/package/<name>/dist-tags/bench-<i> into `store` (where the versions live)
@@ -98,7 +99,10 @@ class Sample:
     repositories: int = 0
     first_packument_ms: list[float] = field(default_factory=list)
     hit_packument_ms: list[float] = field(default_factory=list)
-    wrk: dict = field(default_factory=dict)
+    wrk: list[dict] = field(default_factory=list)  # one per wrk run
+
+    def wrk_mean(self, key: str) -> float:
+        return mean([run[key] for run in self.wrk])
     first_tarball_ms: list[float] = field(default_factory=list)
     hit_tarball_ms: list[float] = field(default_factory=list)
     tag_put_ms: list[float] = field(default_factory=list)
@@ -242,8 +246,8 @@ def measure_round(args, backend: str, round_: int, corpus: dict, workdir: Path) 
                 f"{percentile(target.sample.first_packument_ms, 50):.2f} ms, again p50 "
                 f"{percentile(target.sample.hit_packument_ms, 50):.2f} ms")
 
-        # 3. wrk on the warm packuments, one server at a time, the order alternating between rounds
-        for target in interleaved(targets, round_ - 1):
+        # 3. wrk on the warm packuments, one server at a time: --wrk-runs per server, in ABBA order
+        for target in [t for run in range(args.wrk_runs) for t in interleaved(targets, round_ - 1 + run)]:
             paths = [urlsplit(packument_url(target.app, name)).path for name in names]
             pid = target.server.process.proc.pid
             log(f"    S = {target.sample.size}: wrk packuments ({args.duration} s) ...")
@@ -254,7 +258,7 @@ def measure_round(args, backend: str, round_: int, corpus: dict, workdir: Path) 
             done = re.search(r"(\d+) requests in", result["raw"])
             done = int(done[1]) if done else result["rps"] * args.duration
             result["cpu_us_per_request"] = 1e6 * result["server_cpu_s"] / max(done, 1)
-            target.sample.wrk = result
+            target.sample.wrk.append(result)
             log(f"      {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
                 f"{result['cpu_us_per_request']:.0f} us CPU/request, non-2xx {result['non_2xx']}")
             if result["non_2xx"] or result["socket_errors"]:
@@ -313,7 +317,8 @@ def report(args, results: dict[str, dict[int, list[Sample]]], conditions: Condit
     first = sizes[0]
     command = (f"`.venv/bin/python bench/domain_size.py --sizes {','.join(map(str, sizes))} --backend {args.backend} "
                f"--rounds {args.rounds} --packages {args.packages} --versions {args.versions} --chain {args.chain} "
-               f"--other-versions {args.other_versions} --tags {args.tags} --duration {args.duration}`")
+               f"--other-versions {args.other_versions} --tags {args.tags} --duration {args.duration} "
+               f"--wrk-runs {args.wrk_runs}`")
     lines = [
         "# Domain size: package-endpoint reads through `app` in a domain of 3 repositories and of "
         f"{max(sizes) + 2}",
@@ -324,7 +329,8 @@ def report(args, results: dict[str, dict[int, list[Sample]]], conditions: Condit
         f"unrelated repositories in chains of {args.chain} (S = {', '.join(map(str, sizes))}), each holding "
         f"{args.other_versions} version(s) of a package named like app's. Every read goes through `app`. "
         "One server per size, all running side by side, measured request by request in alternating order "
-        f"(wrk: one server after the other, the order alternating between rounds); {args.rounds} round(s), each "
+        f"(wrk: one server after the other, {args.wrk_runs} run(s) each per round in ABBA order); {args.rounds} "
+        "round(s), each "
         "with fresh servers; latencies pooled over rounds, req/s and sums averaged. Ratio = the size's value / "
         "size "
         f"{first}'s: for req/s the target is at least {TARGET_RPS_RATIO:.2f}, for latencies close to 1.",
@@ -336,10 +342,11 @@ def report(args, results: dict[str, dict[int, list[Sample]]], conditions: Condit
 
         measures = [
             (f"warm packument GET, wrk -t{args.threads} -c{args.connections} -d{args.duration}s (req/s)",
-             lambda ss: mean([s.wrk["rps"] for s in ss]), "{:,.0f}"),
-            ("warm packument GET under wrk, p50 (ms)", lambda ss: mean([s.wrk["p50_ms"] for s in ss]), "{:.2f}"),
+             lambda ss: mean([s.wrk_mean("rps") for s in ss]), "{:,.0f}"),
+            ("warm packument GET under wrk, p50 (ms)", lambda ss: mean([s.wrk_mean("p50_ms") for s in ss]),
+             "{:.2f}"),
             ("server CPU per warm packument GET (us)",
-             lambda ss: mean([s.wrk["cpu_us_per_request"] for s in ss]), "{:,.0f}"),
+             lambda ss: mean([s.wrk_mean("cpu_us_per_request") for s in ss]), "{:,.0f}"),
             ("warm packument GET, one client, p50 (ms)",
              lambda ss: percentile(pooled(ss, "hit_packument_ms"), 50), "{:.2f}"),
             ("first packument GET (cache miss), p50 (ms)",
@@ -372,9 +379,20 @@ def report(args, results: dict[str, dict[int, list[Sample]]], conditions: Condit
                   "Repositories in the domain: " + ", ".join(f"{repositories[s]} (S = {s})" for s in sizes) + ".", "",
                   table(headers, rows)]
         for size in sizes[1:]:
-            ratio = mean([s.wrk["rps"] for s in by_size[size]]) / mean([s.wrk["rps"] for s in by_size[first]])
-            verdicts.append(f"{label}: req/s at S = {size} / S = {first} = {ratio:.2f} "
-                            f"({'meets' if ratio >= TARGET_RPS_RATIO else '**misses**'} the {TARGET_RPS_RATIO:.2f} target)")
+            rps = {z: mean([s.wrk_mean("rps") for s in by_size[z]]) for z in (first, size)}
+            cpu = {z: mean([s.wrk_mean("cpu_us_per_request") for s in by_size[z]]) for z in (first, size)}
+            ratio = rps[size] / rps[first]
+            per_round = [b.wrk_mean("rps") / a.wrk_mean("rps")
+                         for a, b in zip(sorted(by_size[first], key=lambda s: s.round),
+                                         sorted(by_size[size], key=lambda s: s.round))]
+            runs = {z: [r["rps"] for s in by_size[z] for r in s.wrk] for z in (first, size)}
+            verdicts.append(
+                f"{label}: req/s at S = {size} / S = {first} = {ratio:.2f} "
+                f"({'meets' if ratio >= TARGET_RPS_RATIO else '**misses**'} the {TARGET_RPS_RATIO:.2f} target); "
+                f"per round {', '.join(f'{r:.2f}' for r in per_round)}; single wrk runs ranged "
+                f"{min(runs[first]):,.0f}-{max(runs[first]):,.0f} req/s at S = {first} and "
+                f"{min(runs[size]):,.0f}-{max(runs[size]):,.0f} at S = {size}. Server CPU per request "
+                f"{cpu[size]:.0f} / {cpu[first]:.0f} us = {cpu[size] / cpu[first]:.2f}.")
     lines += ["", "## Verdict", ""] + [f"- {v}" for v in verdicts]
 
     round_rows = []
@@ -382,15 +400,16 @@ def report(args, results: dict[str, dict[int, list[Sample]]], conditions: Condit
         for size in sizes:
             for s in sorted(by_size[size], key=lambda s: s.round):
                 round_rows.append([
-                    f"{backend}, S = {size}, round {s.round}", f"{s.setup_s:.1f}", f"{s.wrk['rps']:,.0f}",
-                    f"{s.wrk['cpu_us_per_request']:,.0f}", f"{percentile(s.first_packument_ms, 50):.2f}",
+                    f"{backend}, S = {size}, round {s.round}", f"{s.setup_s:.1f}",
+                    " / ".join(f"{r['rps']:,.0f}" for r in s.wrk),
+                    " / ".join(f"{r['cpu_us_per_request']:,.0f}" for r in s.wrk), f"{percentile(s.first_packument_ms, 50):.2f}",
                     f"{sum(s.first_packument_ms):,.1f}", f"{percentile(s.first_tarball_ms, 50):.2f}",
                     f"{percentile(s.tag_get_ms, 50):.2f}",
                 ])
     lines += [
         "", "## Each run", "",
         "Each row one server (each round a fresh set).", "",
-        table(["backend, size, round", "set-up (s)", "req/s", "CPU/req (us)", "first packument p50 (ms)",
+        table(["backend, size, round", "set-up (s)", "req/s, each wrk run", "CPU/req (us), each run", "first packument p50 (ms)",
                "first packuments sum (ms)", "first tarball p50 (ms)", "GET after PUT p50 (ms)"], round_rows),
         "", "## Setup", "",
         f"- Per size: `store` gets {args.packages} x {args.versions} npm publishes ({args.workers} client threads, "
@@ -451,6 +470,8 @@ def main() -> int:
                         help="npm versions published into each other repository (1)")
     parser.add_argument("--tags", type=int, default=20, help="dist-tag PUTs, each followed by a GET (20)")
     parser.add_argument("--duration", type=int, default=10, help="wrk -d seconds (10)")
+    parser.add_argument("--wrk-runs", type=int, default=2,
+                        help="wrk runs per server and round, the servers in ABBA order (2)")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t (2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c (16)")
     parser.add_argument("--workers", type=int, default=4, help="client threads for set-up (4)")
@@ -462,7 +483,7 @@ def main() -> int:
         parser.error("--sizes takes comma-separated integers")
     if not args.sizes or min(args.sizes) < 0 or len(set(args.sizes)) != len(args.sizes):
         parser.error("--sizes: distinct integers, at least 0")
-    if min(args.rounds, args.packages, args.versions, args.chain, args.duration, args.workers) < 1 \
+    if min(args.rounds, args.packages, args.versions, args.chain, args.duration, args.wrk_runs, args.workers) < 1 \
             or min(args.other_versions, args.tags) < 0:
         parser.error("counts must be at least 1 (--other-versions and --tags at least 0)")
     if not wrk_available():
