@@ -1,6 +1,6 @@
 """Domain size: a package-endpoint read costs the same in a domain of 3 repositories and of 500.
 
-    .venv/bin/python bench/domain_size.py [--sizes 1,500] [--backend sqlite|postgres|both] [--rounds 2]
+    .venv/bin/python bench/domain_size.py [--sizes 1,500] [--backend sqlite|postgres|both] [--rounds 3]
 
 Per backend and round, one fresh release `reliquary serve` per size S, all running side by side
 (SQLite: a fresh temp data dir each; PostgreSQL: a fresh database each on the tests' server, dropped
@@ -461,7 +461,7 @@ def main() -> int:
                              "against the first (1,500)")
     parser.add_argument("--backend", choices=[*support.BACKENDS, "both"], default="both",
                         help="Reliquary's metadata store (both)")
-    parser.add_argument("--rounds", type=int, default=2, help="times to repeat everything with fresh servers (2)")
+    parser.add_argument("--rounds", type=int, default=3, help="times to repeat everything with fresh servers (3)")
     parser.add_argument("--packages", type=int, default=100, help="npm packages in store, read through app (100)")
     parser.add_argument("--versions", type=int, default=5, help="versions of each package (5)")
     parser.add_argument("--chain", type=int, default=5, help="length of the upstream chains of the other "
