@@ -43,7 +43,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from common import REPO_ROOT, Conditions, free_port, release_binary, run_wrk, table, wrk_available, write_results
+from common import REPO_ROOT, Conditions, cpu_seconds, free_port, release_binary, run_wrk, table, wrk_available, \
+    write_results
 
 import npm as npm_bench  # bench/npm.py: the npm corpus and publishing
 import pypi as pypi_bench  # bench/pypi.py: the wheels and uploading
@@ -279,17 +280,6 @@ def check_nginx(nginx: Nginx, cases: list[Case]) -> None:
 
 
 # --------------------------------------------------------------------------- measuring
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes (all their threads), in seconds."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            raw = Path(f"/proc/{pid}/stat").read_text()
-            fields = raw[raw.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measure(case: Case, server: str, base: str, pids: list[int], args, workdir: Path) -> dict:
