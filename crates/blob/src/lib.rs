@@ -672,12 +672,16 @@ fn file_stream(
         let want = usize::try_from(state.end - state.pos)
             .unwrap_or(usize::MAX)
             .min(FILE_READ_CHUNK);
+        // The buffer is allocated here, on the runtime worker, not on the blocking thread: memory
+        // a thread allocates stays in that thread's allocator heap, and with up to 32 blocking
+        // threads each holding its own freed read buffers 64 concurrent downloads grew RSS by
+        // ~140 MiB. The runtime's few workers allocate (and hyper frees) every buffer.
+        let mut buf = vec![0u8; want];
         tokio::task::spawn_blocking(move || {
             if !state.positioned {
                 state.file.seek(SeekFrom::Start(state.pos))?;
                 state.positioned = true;
             }
-            let mut buf = vec![0u8; want];
             state.file.read_exact(&mut buf)?;
             state.pos += want as u64;
             Ok(Some((Bytes::from(buf), state)))

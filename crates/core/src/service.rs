@@ -85,8 +85,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// GetAuthorizationToken's default and maximum lifetime: 12 hours.
 pub const MAX_TOKEN_SECONDS: i64 = 43_200;
 const MIN_TOKEN_SECONDS: i64 = 900;
-/// At most this many bytes of external registries' documents are kept in memory.
-const DOCUMENT_CACHE_BYTES: usize = 128 * 1024 * 1024;
+/// About this much memory holds external registries' documents and their parsed forms (each
+/// counted as three times its bytes: some 85 MiB of documents).
+const DOCUMENT_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The CodeArtifact operations, over a metadata store.
 pub struct Service {
