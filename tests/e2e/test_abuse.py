@@ -102,3 +102,168 @@ def test_the_data_directory_and_database_are_private(tmp_path):
                 assert stat.S_IMODE(f.stat().st_mode) == 0o600, (f, oct(f.stat().st_mode))
         finally:
             stop_cleanly(server)
+
+
+# --------------------------------------------------------------------------- slow and broken clients
+
+import hashlib as _hashlib  # noqa: E402
+import socket  # noqa: E402
+from urllib.parse import quote, urlencode, urlsplit  # noqa: E402
+
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
+
+import pypi_support  # noqa: E402
+from npm_support import make_tarball, publish_document  # noqa: E402
+from support import ACCESS_KEY_ID, CLIENT_REGION, SECRET_ACCESS_KEY, running_server_with_env  # noqa: E402
+
+LIMITS = {"RELIQUARY_HEADER_TIMEOUT_SECONDS": "1", "RELIQUARY_BODY_TIMEOUT_SECONDS": "1",
+          "RELIQUARY_MAX_CONNECTIONS": "4"}
+WAIT_S = 10  # far beyond the 1 s timeouts: only a server that never times out reaches it
+
+
+@pytest.fixture(scope="module", params=BACKENDS, ids=BACKENDS)
+def limited(request, tmp_path_factory):
+    """A server with 1-second header and body timeouts and at most 4 connections."""
+    with running_server_with_env(request.param, tmp_path_factory.mktemp(f"limited-{request.param}"),
+                                 **LIMITS) as server:
+        client = make_client(server.url)
+        domain = unique("t")
+        client.create_domain(domain=domain)
+        client.create_repository(domain=domain, repository="repo")
+        yield server, client, domain
+
+
+def connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=WAIT_S)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bytes:
+    """Reads until the server closes; what it sent before closing (b"" or a short error response)."""
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_trickled_headers_and_idle_connections_are_closed(limited):
+    """Slowloris: headers that never finish, and a connection that never sends a byte, are closed
+    after the header timeout (compatibility S3)."""
+    server, _, _ = limited
+    idle = connect(server.url)
+    trickle = connect(server.url)
+    trickle.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    for _ in range(int(WAIT_S / 0.25)):
+        try:
+            trickle.sendall(b"X")
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        time.sleep(0.25)
+    assert time.monotonic() - started < WAIT_S - 1, "the trickling client was never cut off"
+    assert not closed_by_server(trickle).startswith(b"HTTP/1.1 200")
+    assert closed_by_server(idle) in (b"",) or b" 408 " in closed_by_server(idle)
+    trickle.close()
+    idle.close()
+
+
+def test_connections_beyond_the_limit_wait_for_a_free_one(limited):
+    """With at most 4 connections, a fifth is served only once one of the four goes (here: closed by
+    the header timeout); it is queued, not refused (compatibility S3)."""
+    server, _, _ = limited
+    holders = [connect(server.url) for _ in range(4)]
+    time.sleep(0.2)  # all four accepted
+    fifth = connect(server.url)
+    fifth.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    fifth.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        fifth.recv(1)  # not served while four connections are open
+    fifth.settimeout(WAIT_S)
+    assert closed_by_server(fifth).startswith(b"HTTP/1.1 200")
+    for sock in holders:
+        sock.close()
+
+
+def send_partial(url: str, method: str, target: str, headers: dict[str, str], body: bytes) -> bytes:
+    """Sends the headers and the first half of `body` (Content-Length says all of it), then stops:
+    the server's body timeout must answer."""
+    sock = connect(url)
+    head = f"{method} {target} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() not in ("host", "content-length"))
+    sock.sendall(head.encode() + b"\r\n" + body[: len(body) // 2])
+    started = time.monotonic()
+    response = closed_by_server(sock)
+    sock.close()
+    assert time.monotonic() - started < WAIT_S - 1
+    return response
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else 0
+
+
+def test_a_body_that_stops_is_a_400_and_stores_nothing(limited):
+    """A request body that stops mid-way (the client stalled or broke) is the client's error on every
+    write path: 400, never a 5xx, and nothing of it is stored (compatibility S4)."""
+    server, client, domain = limited
+    # control plane (signed for the whole body; the signature is checked before the body is read)
+    body = json.dumps({"description": "x" * 4000}).encode()
+    url = f"{server.url}/v1/domain?domain={domain}-x"
+    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "codeartifact", CLIENT_REGION).add_auth(request)
+    response = send_partial(server.url, "POST", f"/v1/domain?domain={domain}-x", dict(request.headers), body)
+    assert status_of(response) == 400, response[:300]
+
+    # PublishPackageVersion, streamed into staging
+    asset = b"a" * 200_000
+    params = {"domain": domain, "repository": "repo", "format": "generic", "namespace": "ns", "package": "cut",
+              "version": "1.0.0", "asset": "cut.bin"}
+    target = "/v1/package/version/publish?" + urlencode(params, quote_via=quote)
+    request = AWSRequest(method="POST", url=f"{server.url}{target}", data=asset,
+                         headers={"x-amz-content-sha256": _hashlib.sha256(asset).hexdigest()})
+    SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "codeartifact", CLIENT_REGION).add_auth(request)
+    response = send_partial(server.url, "POST", target, dict(request.headers), asset)
+    assert status_of(response) == 400, response[:300]
+
+    token = auth_token(client, domain)
+    # npm publish
+    npm = npm_endpoint(client, domain, "repo")
+    tarball, manifest = make_tarball("cut-npm", "1.0.0")
+    body = json.dumps(publish_document(npm, manifest, tarball)).encode()
+    response = send_partial(server.url, "PUT", urlsplit(npm).path + "cut-npm",
+                            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, body)
+    assert status_of(response) == 400, response[:300]
+
+    # twine upload
+    pypi = pypi_support.pypi_endpoint(client, domain, "repo")
+    dist = pypi_support.make_sdist("cut-pypi", "1.0.0")
+    prepared = requests.Request("POST", pypi, files=[
+        *[(k, (None, str(v))) for k, v in pypi_support.upload_fields(dist).items() if not isinstance(v, list)],
+        ("content", (dist.filename, dist.content + b"\0" * 50_000, "application/octet-stream"))],
+        headers=pypi_support.basic(token)).prepare()
+    response = send_partial(server.url, "POST", urlsplit(pypi).path, dict(prepared.headers), prepared.body)
+    assert status_of(response) == 400, response[:300]
+
+    listed = client.list_packages(domain=domain, repository="repo")["packages"]
+    assert listed == [], listed
+    assert [d["name"] for d in client.list_domains()["domains"] if d["name"] == f"{domain}-x"] == []
+
+
+def test_upload_form_text_fields_are_bounded(limited):
+    """twine's form: a 5 MiB text field, or more than 1,000 fields, is 400 before anything is stored
+    (compatibility S5)."""
+    server, client, domain = limited
+    pypi = pypi_support.pypi_endpoint(client, domain, "repo")
+    token = auth_token(client, domain)
+    dist = pypi_support.make_sdist("formlimits", "1.0.0")
+    big = pypi_support.upload(pypi, token, dist, description="d" * (5 * 1024 * 1024))
+    assert big.status_code == 400 and "exceeds" in big.text, big.text[:300]
+    many = pypi_support.upload(pypi, token, dist, classifiers=[f"Topic :: {i}" for i in range(1001)])
+    assert many.status_code == 400 and "more than 1000 fields" in many.text, many.text[:300]
+    assert client.list_packages(domain=domain, repository="repo", format="pypi")["packages"] == []

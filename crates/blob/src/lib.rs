@@ -76,7 +76,11 @@ pub enum BlobError {
     /// Anything else that should not happen.
     #[error("blob store internal error: {0}")]
     Internal(String),
-    /// Reading the upload body failed, or a local filesystem operation of this crate did.
+    /// Reading the upload body failed: the client's side (a broken or timed-out body), not the
+    /// store's; nothing of it was kept.
+    #[error("reading the upload failed: {0}")]
+    Body(std::io::Error),
+    /// A local filesystem operation of this crate failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -366,7 +370,7 @@ impl BlobStore {
 
         let streamed: Result<(), BlobError> = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk?;
+                let chunk = chunk.map_err(BlobError::Body)?;
                 if chunk.is_empty() {
                     continue;
                 }

@@ -97,11 +97,20 @@ async fn serve_buffered(
     // Authentication comes first: what can be checked without the body is, so an unsigned,
     // expired or unknown-key request is refused before its body is read.
     check_before_body(state, parts)?;
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return Err(ApiError::validation(
-            "OTHER",
-            format!("The request body exceeds {MAX_BODY_BYTES} bytes"),
-        ));
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
+            let message = if too_large {
+                format!("The request body exceeds {MAX_BODY_BYTES} bytes")
+            } else {
+                format!("The request body could not be read: {e}")
+            };
+            let mut error = ApiError::validation("OTHER", message);
+            error.close_connection = true;
+            return Err(error);
+        }
     };
     let body_hash = hex::encode(Sha256::digest(&body));
     let declared = parts

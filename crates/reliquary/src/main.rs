@@ -3,12 +3,12 @@
 
 mod config;
 mod identity;
+mod listen;
 
 use std::io::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::{GcArgs, ServeArgs, Settings};
@@ -150,16 +150,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(out);
     tracing::info!(listen = %local, database = settings.database_url.redacted(), "serving");
 
-    // Without TCP_NODELAY a response written in two parts (headers, then a streamed body) waits
-    // for the client's delayed ACK: 40 ms per small tarball on Linux.
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    listen::serve(listener, app, settings.http, shutdown_signal()).await;
     tracing::info!("drained; exiting");
     Ok(())
 }

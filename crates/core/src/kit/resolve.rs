@@ -105,6 +105,11 @@ pub trait Ingest: Sync {
 
 pub(crate) fn blob_error(err: BlobError) -> Error {
     match err {
+        // A client's broken body (cut off, timed out, malformed chunking) is its error: 400.
+        BlobError::Body(e) => {
+            tracing::info!(error.detail = %e, "the request body could not be read");
+            Error::validation(format!("The request body could not be read: {e}"))
+        }
         BlobError::Unavailable(detail) => {
             tracing::error!(error.detail = %detail, "blob store unavailable");
             Error::Unavailable {
