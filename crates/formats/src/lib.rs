@@ -2,6 +2,7 @@
 //! rendering what it reads), its rules on the core's format kit, and its endpoint on the HTTP
 //! half of the kit. Adding a format is one folder and one line in [`all`].
 
+pub mod archive;
 pub mod npm;
 pub mod pypi;
 

@@ -32,7 +32,7 @@ pub use hot::Rendered;
 pub(crate) use publish::backoff;
 pub use publish::{PublishCheck, publish_blocked};
 pub(crate) use resolve::blob_error;
-pub use resolve::{AssetDownload, Ingest, Ingested, Staged};
+pub use resolve::{AssetDownload, Ingest, Ingested, SEEKABLE_WINDOW, SeekableRead, Staged};
 
 use reliquary_types::PackageFormat;
 

@@ -49,6 +49,8 @@ impl Staged {
 
 /// Chunks of a staged upload buffered ahead of [`Service::inspect_staged`]'s reader.
 const STAGED_READ_AHEAD: usize = 2;
+/// How much of a blob [`Service::inspect_blob_seekable`] reads per request to the blob store.
+pub const SEEKABLE_WINDOW: usize = 64 * 1024;
 /// Registry documents at least this large are parsed on the blocking pool.
 const PARSE_OFF_WORKER_BYTES: usize = 256 * 1024;
 
@@ -295,6 +297,37 @@ impl Service {
                     "The range is not satisfiable for an asset of {size} bytes"
                 )),
                 other => blob_error(other),
+            })
+    }
+
+    /// Reads a committed blob with random access, on a blocking thread: for archives whose index
+    /// sits at the end (zip). `inspect` gets a reader that asks the blob store for one window of
+    /// [`SEEKABLE_WINDOW`] bytes at a time, so memory stays at one window whatever the blob's
+    /// size; what `inspect` does with the bytes (entry counts, inflated sizes) it must bound.
+    ///
+    /// # Errors
+    /// A panic of `inspect`. Blob store failures reach `inspect` as I/O errors of its reads.
+    pub async fn inspect_blob_seekable<T, F>(&self, asset: &Asset, inspect: F) -> Result<T>
+    where
+        F: FnOnce(&mut dyn SeekableRead) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut reader = BlobWindows {
+            runtime: tokio::runtime::Handle::current(),
+            blobs: self.blobs().clone(),
+            sha256: asset.hashes.sha256.clone(),
+            size: asset.size,
+            position: 0,
+            window_start: 0,
+            window: Bytes::new(),
+        };
+        tokio::task::spawn_blocking(move || inspect(&mut reader))
+            .await
+            .map_err(|e| {
+                tracing::error!(error.detail = %e, "inspecting a blob failed");
+                Error::Internal {
+                    message: "Internal error".to_owned(),
+                }
             })
     }
 
@@ -578,5 +611,86 @@ impl Service {
             }
         }
         Err(missing())
+    }
+}
+
+/// `Read + Seek`, for [`Service::inspect_blob_seekable`].
+pub trait SeekableRead: Read + std::io::Seek {}
+
+impl<T: Read + std::io::Seek> SeekableRead for T {}
+
+/// A blob read window by window with ranged reads; lives on a blocking thread.
+struct BlobWindows {
+    runtime: tokio::runtime::Handle,
+    blobs: reliquary_blob::BlobStore,
+    sha256: String,
+    size: u64,
+    position: u64,
+    window_start: u64,
+    window: Bytes,
+}
+
+impl BlobWindows {
+    fn fill(&mut self) -> std::io::Result<()> {
+        let end = self
+            .position
+            .saturating_add(SEEKABLE_WINDOW as u64)
+            .min(self.size);
+        let (blobs, sha256, range) = (&self.blobs, &self.sha256, self.position..end);
+        let window = self.runtime.block_on(async move {
+            let reader = blobs
+                .get(sha256, Some(range))
+                .await
+                .map_err(std::io::Error::other)?;
+            let mut window = bytes::BytesMut::new();
+            let mut stream = reader.into_stream();
+            while let Some(chunk) = stream.next().await {
+                window.extend_from_slice(&chunk?);
+            }
+            Ok::<_, std::io::Error>(window.freeze())
+        })?;
+        self.window_start = self.position;
+        self.window = window;
+        Ok(())
+    }
+}
+
+impl Read for BlobWindows {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() || self.position >= self.size {
+            return Ok(0);
+        }
+        let in_window = self.position >= self.window_start
+            && self.position < self.window_start + self.window.len() as u64;
+        if !in_window {
+            self.fill()?;
+            if self.window.is_empty() {
+                return Ok(0);
+            }
+        }
+        let offset = usize::try_from(self.position - self.window_start).unwrap_or(usize::MAX);
+        let available = &self.window[offset.min(self.window.len())..];
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for BlobWindows {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            std::io::SeekFrom::Start(offset) => Some(offset),
+            std::io::SeekFrom::End(delta) => self.size.checked_add_signed(delta),
+            std::io::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        let target = target.ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the blob",
+            )
+        })?;
+        self.position = target;
+        Ok(target)
     }
 }

@@ -1,6 +1,6 @@
 //! The stored metadata of a PyPI version, from the upload form, and a wheel's `METADATA`.
 
-use std::io::{Cursor, Read};
+use std::io::{Read, Seek};
 
 use reliquary_types::{Dependency, License, VersionMetadata};
 use serde_json::{Map, Value, json};
@@ -160,15 +160,18 @@ fn dependency(requirement: &str) -> Option<Dependency> {
 }
 
 /// The bytes of the wheel's `{name}-{version}.dist-info/METADATA` (the one `.dist-info`
-/// directory at the archive's top level), `None` when the wheel has no such file.
+/// directory at the archive's top level), `None` when the wheel has no such file. Bounded
+/// whatever the wheel: at most [`crate::archive::MAX_ZIP_ENTRIES`] entries are listed and
+/// [`MAX_METADATA_SIZE`] bytes inflated. CPU work: call it on a blocking thread.
 ///
 /// # Errors
 /// [`PypiError::InvalidWheel`] when the bytes are not a zip archive, the archive has
 /// `METADATA` in more than one top-level `.dist-info` directory, or the file cannot be read or
 /// is larger than [`MAX_METADATA_SIZE`].
-pub fn wheel_metadata(wheel: &[u8]) -> Result<Option<Vec<u8>>, PypiError> {
+pub fn wheel_metadata<R: Read + Seek>(mut wheel: R) -> Result<Option<Vec<u8>>, PypiError> {
     let invalid = |e: &dyn std::fmt::Display| PypiError::InvalidWheel(e.to_string());
-    let mut archive = zip::ZipArchive::new(Cursor::new(wheel)).map_err(|e| invalid(&e))?;
+    crate::archive::check_zip_entries(&mut wheel).map_err(|e| invalid(&e))?;
+    let mut archive = zip::ZipArchive::new(wheel).map_err(|e| invalid(&e))?;
     let mut found = archive
         .file_names()
         .filter_map(Result::ok)
@@ -207,7 +210,7 @@ pub fn wheel_metadata(wheel: &[u8]) -> Result<Option<Vec<u8>>, PypiError> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write as _;
+    use std::io::{Cursor, Write as _};
 
     use super::*;
 
@@ -372,23 +375,26 @@ mod tests {
             ("demo-1.0.dist-info/RECORD", b""),
             ("demo-1.0.dist-info/WHEEL", b"Wheel-Version: 1.0\n"),
         ]);
-        assert_eq!(wheel_metadata(&wheel), Ok(Some(metadata.to_vec())));
+        assert_eq!(
+            wheel_metadata(Cursor::new(&wheel)),
+            Ok(Some(metadata.to_vec()))
+        );
     }
 
     #[test]
     fn wheels_without_or_with_several_metadata() {
         let none = zip_of(&[("demo/__init__.py", b""), ("METADATA", b"top level")]);
-        assert_eq!(wheel_metadata(&none), Ok(None));
+        assert_eq!(wheel_metadata(Cursor::new(&none)), Ok(None));
         let two = zip_of(&[
             ("a-1.dist-info/METADATA", b"a"),
             ("b-1.dist-info/METADATA", b"b"),
         ]);
         assert!(matches!(
-            wheel_metadata(&two),
+            wheel_metadata(Cursor::new(&two)),
             Err(PypiError::InvalidWheel(_))
         ));
         assert!(matches!(
-            wheel_metadata(b"not a zip at all"),
+            wheel_metadata(Cursor::new(b"not a zip at all")),
             Err(PypiError::InvalidWheel(_))
         ));
     }

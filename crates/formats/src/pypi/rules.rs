@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt as _;
 use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource, Staged};
 use reliquary_core::time::iso8601;
 use reliquary_core::{AssetDownload, Error, Result, Service};
@@ -17,8 +16,6 @@ use reliquary_types::{
 
 use super::{self as format, SimpleFile, UploadForm};
 
-/// A wheel's core metadata is extracted at upload when the wheel is at most this large.
-const MAX_WHEEL_FOR_METADATA: u64 = 64 * 1024 * 1024;
 /// Largest project page read from an external index.
 const MAX_REMOTE_PAGE_BYTES: u64 = 64 * 1024 * 1024;
 /// What `pip` asks an index for, JSON first.
@@ -313,7 +310,6 @@ async fn publish_checked(
     )
     .await?;
     if matches!(kind, format::DistKind::Wheel)
-        && upload.size() <= MAX_WHEEL_FOR_METADATA
         && let Some(core_metadata) = wheel_core_metadata(service, &asset).await?
     {
         let asset = service
@@ -349,19 +345,14 @@ async fn add_file(
     Ok(())
 }
 
+/// The wheel's core metadata, read from the stored wheel with ranged reads on a blocking thread
+/// (bounded: see [`format::wheel_metadata`]); `None`, logged, when the wheel has none or is not a
+/// readable zip.
 async fn wheel_core_metadata(service: &Service, wheel: &Asset) -> Result<Option<Vec<u8>>> {
-    let reader = service.open_blob(wheel).await?;
-    let bytes: Vec<u8> = reader
-        .into_stream()
-        .try_fold(Vec::new(), |mut all, chunk| async move {
-            all.extend_from_slice(&chunk);
-            Ok(all)
-        })
-        .await
-        .map_err(|e| Error::Internal {
-            message: format!("reading a wheel: {e}"),
-        })?;
-    Ok(format::wheel_metadata(&bytes).unwrap_or_else(|e| {
+    let extracted = service
+        .inspect_blob_seekable(wheel, |reader| format::wheel_metadata(reader))
+        .await?;
+    Ok(extracted.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "no core metadata extracted from a wheel");
         None
     }))
