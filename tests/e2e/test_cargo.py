@@ -299,6 +299,9 @@ def test_index_lines_carry_what_cargo_needs(client, domain, repo):
     # names: any case, and `-` for `_`, read the same crate; one crate per spelling class
     for spelling in ("INDEX_DEMO", "index-demo", "Index-Demo"):
         assert set(index_lines(endpoint, token, spelling)) == {"1.0.0", "1.1.0"}, spelling
+        download = requests.get(f"{endpoint}api/v1/crates/{spelling}/1.0.0/download", headers=bearer(token),
+                                timeout=HTTP_TIMEOUT_S)
+        assert download.status_code == 200 and download.content == crate, spelling
     detail = cargo_error(put_new(endpoint, token, publish_body(new_crate("index-demo", "2.0.0"),
                                                                make_crate("index-demo", "2.0.0"))), 409)
     assert "index_demo" in detail

@@ -270,10 +270,28 @@ impl Ingest for Lines {
 /// the crate under another spelling of `-`/`_`, that one.
 async fn key_for(service: &Service, repository: &RepositoryKey, name: &str) -> Result<PackageKey> {
     let key = cargo_key(name);
-    if !name.contains(['-', '_']) || service.store().package(repository, &key).await?.is_some() {
+    if service.store().package(repository, &key).await?.is_some() {
         return Ok(key);
     }
-    Ok(same_crate(service, repository, name).await?.unwrap_or(key))
+    Ok(other_spelling(service, repository, name)
+        .await?
+        .unwrap_or(key))
+}
+
+/// The repository's crate that `name` names under another spelling of `-`/`_`, asked only once
+/// the name as given found nothing (reads of the name as published touch no listing).
+async fn other_spelling(
+    service: &Service,
+    repository: &RepositoryKey,
+    name: &str,
+) -> Result<Option<PackageKey>> {
+    if !name.contains(['-', '_']) {
+        return Ok(None);
+    }
+    let key = cargo_key(name);
+    Ok(same_crate(service, repository, name)
+        .await?
+        .filter(|other| *other != key))
 }
 
 /// A package of the repository that is `name` under another spelling (case, `-`/`_`).
@@ -326,10 +344,16 @@ pub async fn index_file(
     repository: &RepositoryKey,
     name: &str,
 ) -> Result<Vec<u8>> {
-    let key = key_for(service, repository, name).await?;
-    let merged = service
-        .merged_listing(repository, &key, None, false, &Lines)
+    let mut merged = service
+        .merged_listing(repository, &cargo_key(name), None, false, &Lines)
         .await?;
+    if merged.is_none()
+        && let Some(other) = other_spelling(service, repository, name).await?
+    {
+        merged = service
+            .merged_listing(repository, &other, None, false, &Lines)
+            .await?;
+    }
     let Some(merged) = merged.filter(|m| !m.versions.is_empty()) else {
         return Err(not_found(name));
     };
@@ -519,15 +543,23 @@ pub async fn download(
     name: &str,
     version: &str,
 ) -> Result<AssetDownload> {
-    let key = key_for(service, repository, name).await?;
-    let filename = format::crate_filename(&key.name, version);
-    service
-        .resolve_asset(repository, &key, version, &filename, &Lines)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => not_found(&format!("{name} {version}")),
-            other => other,
-        })
+    let resolve = |key: PackageKey| async move {
+        let filename = format::crate_filename(&key.name, version);
+        service
+            .resolve_asset(repository, &key, version, &filename, &Lines)
+            .await
+    };
+    let missing = || not_found(&format!("{name} {version}"));
+    match resolve(cargo_key(name)).await {
+        Err(Error::NotFound { .. }) => match other_spelling(service, repository, name).await? {
+            Some(other) => resolve(other).await.map_err(|e| match e {
+                Error::NotFound { .. } => missing(),
+                other => other,
+            }),
+            None => Err(missing()),
+        },
+        found => found,
+    }
 }
 
 #[cfg(test)]
