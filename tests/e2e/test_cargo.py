@@ -325,3 +325,25 @@ def test_crates_io_connection_through_a_second_reliquary(backend, tmp_path):
             response = requests.get(app + "api/v1/crates/far-away/1.1.0/download", headers=bearer(token),
                                     timeout=HTTP_TIMEOUT_S)
             assert cargo_error(response, 404)
+
+
+def test_origin_controls_apply_to_cargo_publishes(client, domain, tmp_path):
+    client.create_repository(domain=domain, repository="base")
+    client.create_repository(domain=domain, repository="top", upstreams=[{"repositoryName": "base"}])
+    token = auth_token(client, domain)
+    base, top = cargo_endpoint(client, domain, "base"), cargo_endpoint(client, domain, "top")
+    publish_ok(base, token, "guarded", "1.0.0")
+    publish_ok(top, token, "guarded", "2.0.0")
+    # top's package was published first: upstream BLOCK, so base's 1.0.0 is not in top's index
+    assert set(index_lines(top, token, "guarded")) == {"2.0.0"}
+    client.put_package_origin_configuration(**cargo_package(domain, "top", "guarded"),
+                                            restrictions={"publish": "ALLOW", "upstream": "ALLOW"})
+    assert set(index_lines(top, token, "guarded")) == {"1.0.0", "2.0.0"}
+    # a version the upstream has cannot be published downstream while upstreams are allowed
+    body = publish_body(new_crate("guarded", "1.0.0"), make_crate("guarded", "1.0.0", files={"x": b"y"}))
+    assert "upstream" in cargo_error(put_new(top, token, body), 409)
+    client.put_package_origin_configuration(**cargo_package(domain, "top", "guarded"),
+                                            restrictions={"publish": "BLOCK", "upstream": "ALLOW"})
+    body = publish_body(new_crate("guarded", "3.0.0"), make_crate("guarded", "3.0.0"))
+    assert "blocked" in cargo_error(put_new(top, token, body), 403).lower()
+    assert versions_in(client, domain, "top", "guarded") == {"2.0.0": "Published"}
