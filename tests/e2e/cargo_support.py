@@ -76,8 +76,9 @@ def publish_body(metadata: dict, crate: bytes) -> bytes:
 
 def new_crate(name: str, version: str, **fields) -> dict:
     metadata = {"name": name, "vers": version, "deps": [], "features": {}, "authors": [],
-                "description": f"{name} for tests", "license": "MIT", "readme": None,
-                "readme_file": None, "links": None, "badges": {}}
+                "description": f"{name} for tests", "documentation": None, "homepage": None, "readme": None,
+                "readme_file": None, "keywords": [], "categories": [], "license": "MIT", "license_file": None,
+                "repository": None, "badges": {}, "links": None, "rust_version": None}
     metadata.update(fields)
     return metadata
 
