@@ -11,8 +11,10 @@ cargo runs with its own CARGO_HOME (no crates.io: the crates built here depend o
 
 from __future__ import annotations
 
+import http.server
 import json
 import struct
+import threading
 
 import pytest
 import requests
@@ -347,3 +349,79 @@ def test_origin_controls_apply_to_cargo_publishes(client, domain, tmp_path):
     body = publish_body(new_crate("guarded", "3.0.0"), make_crate("guarded", "3.0.0"))
     assert "blocked" in cargo_error(put_new(top, token, body), 403).lower()
     assert versions_in(client, domain, "top", "guarded") == {"2.0.0": "Published"}
+
+
+class StandIn:
+    """A crates.io stand-in on 127.0.0.1 (a thread): `config.json` whose `dl` is a template, one index
+    file, and `.crate` files; it records the paths it was asked for."""
+
+    def __init__(self, name: str, crates: dict[str, bytes], cksums: dict[str, str]):
+        lines = "".join(json.dumps({"name": name, "vers": v, "deps": [], "cksum": cksums[v], "features": {},
+                                    "yanked": False, "links": None, "v": 1}) + "\n" for v in crates)
+        self.asked: list[str] = []
+        stand_in = self
+        files = {f"/{index_path(name)}": lines.encode()}
+        files.update({f"/files/{name}/{name}-{v}.crate": body for v, body in crates.items()})
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                stand_in.asked.append(self.path)
+                if self.path == "/config.json":
+                    body = json.dumps({"dl": f"{stand_in.url}/files/{{crate}}/{{crate}}-{{version}}.crate"}).encode()
+                else:
+                    body = files.get(self.path)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=BACKENDS)
+def test_crates_io_stand_in_with_a_dl_template_and_a_checksum_that_lies(backend, tmp_path):
+    good, bad = make_crate("stand-in", "1.0.0"), make_crate("stand-in", "2.0.0")
+    stand_in = StandIn("stand-in", {"1.0.0": good, "2.0.0": bad},
+                       {"1.0.0": sha256_hex(good), "2.0.0": sha256_hex(b"something else")})
+    try:
+        with running_server_with_env(backend, tmp_path / "private",
+                                     RELIQUARY_EXTERNAL_CRATES_IO_URL=stand_in.url) as private:
+            client = make_client(private.url)
+            domain = unique("t")
+            client.create_domain(domain=domain)
+            client.create_repository(domain=domain, repository="cargo-store")
+            client.associate_external_connection(domain=domain, repository="cargo-store",
+                                                 externalConnection="public:crates-io")
+            endpoint, token = cargo_endpoint(client, domain, "cargo-store"), auth_token(client, domain)
+            assert set(index_lines(endpoint, token, "stand-in")) == {"1.0.0", "2.0.0"}
+            ok = requests.get(endpoint + "api/v1/crates/stand-in/1.0.0/download", headers=bearer(token),
+                              timeout=HTTP_TIMEOUT_S)
+            assert ok.status_code == 200 and ok.content == good
+            # the registry's .crate does not have the checksum its index gives: refused, not kept
+            lying = requests.get(endpoint + "api/v1/crates/stand-in/2.0.0/download", headers=bearer(token),
+                                 timeout=HTTP_TIMEOUT_S)
+            assert "digest" in cargo_error(lying, 409)
+            assert versions_in(client, domain, "cargo-store", "stand-in") == {"1.0.0": "Published"}
+            # names that break the registry's rules are never asked of it
+            assert cargo_error(requests.get(endpoint + "api/v1/crates/..%2F..%2Fx/1.0.0/download",
+                                            headers=bearer(token), timeout=HTTP_TIMEOUT_S), 404)
+            assert "/config.json" in stand_in.asked
+            assert "/files/stand-in/stand-in-1.0.0.crate" in stand_in.asked
+            assert all(p.startswith(("/config.json", "/st/an/stand-in", "/files/stand-in/")) for p in stand_in.asked), \
+                stand_in.asked
+    finally:
+        stand_in.close()
