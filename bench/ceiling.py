@@ -35,7 +35,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -43,8 +42,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from common import REPO_ROOT, Conditions, cpu_seconds, free_port, release_binary, run_wrk, table, wrk_available, \
-    write_results
+from common import Conditions, cpu_seconds, free_port, release_binary, run_and_report, run_wrk, table, \
+    wrk_available
 
 import npm as npm_bench  # bench/npm.py: the npm corpus and publishing
 import pypi as pypi_bench  # bench/pypi.py: the wheels and uploading
@@ -449,17 +448,7 @@ def main() -> int:
     if not wrk_available():
         sys.exit("wrk is missing: apt-get install -y wrk")
     nginx_binary()
-    support.isolate_from_ambient_aws_config()
-    try:
-        markdown = run(args)
-    except BaseException:  # noqa: BLE001 - support reports failures through pytest.fail (a BaseException)
-        traceback.print_exc()
-        return 1
-    print(markdown)
-    if not args.no_write:
-        path = write_results("ceiling", markdown)
-        log(f"wrote {path.relative_to(REPO_ROOT)}")
-    return 0
+    return run_and_report(run, args, None if args.no_write else "ceiling")
 
 
 if __name__ == "__main__":

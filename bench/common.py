@@ -327,3 +327,22 @@ def write_results(name: str, markdown: str) -> Path:
     path = RESULTS_DIR / f"{name}.md"
     path.write_text(markdown.rstrip() + "\n")
     return path
+
+
+def run_and_report(run, args, name: str | None) -> int:
+    """A bench's main tail: isolate boto3 from ~/.aws, `run(args)` -> markdown, print it and write
+    bench/results/<name>.md (not when `name` is None). Exit status 1 with the traceback on failure."""
+    import traceback
+
+    import support  # (tests/e2e, on sys.path)
+
+    support.isolate_from_ambient_aws_config()
+    try:
+        markdown = run(args)
+    except BaseException:  # noqa: BLE001 - support reports failures through pytest.fail (a BaseException)
+        traceback.print_exc()
+        return 1
+    print(markdown)
+    if name is not None:
+        print(f"\nwritten to {write_results(name, markdown)}", file=sys.stderr)
+    return 0

@@ -44,7 +44,6 @@ import json
 import re
 import tempfile
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +51,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from common import REPO_ROOT, Conditions, cpu_seconds, mean, percentile, release_binary, run_wrk, table, \
-    wrk_available, write_results
+from common import Conditions, cpu_seconds, mean, percentile, release_binary, run_and_report, run_wrk, \
+    table, wrk_available
 
 import npm as npm_bench  # bench/npm.py: the npm corpus and publishing
 import support  # (tests/e2e, put on sys.path by common)
@@ -421,7 +420,7 @@ def report(args, results: dict[str, dict[int, list[Sample]]], conditions: Condit
         "measured client-side around each request (Python's own overhead included, the same for every size).",
         "- Every packument read is checked: exactly the versions of `store`, `latest` the newest, none of the "
         "9.x versions the other repositories hold under the same names. Every tarball is compared byte for byte.",
-        f"- First packument GETs run right after set-up: no document of `app` was rendered yet, so each is a "
+        "- First packument GETs run right after set-up: no document of `app` was rendered yet, so each is a "
         "miss (the very first also resolves `app` itself). The first tarball GETs retain each version into "
         "`app` (a write), so every one of them runs with cold caches.",
         "- The dist-tag PUTs go to `store`, the GETs to `app`: a write in one repository must invalidate the "
@@ -488,17 +487,7 @@ def main() -> int:
         parser.error("counts must be at least 1 (--other-versions and --tags at least 0)")
     if not wrk_available():
         sys.exit("wrk is missing: apt-get install -y wrk")
-    support.isolate_from_ambient_aws_config()
-    try:
-        markdown = run(args)
-    except BaseException:  # noqa: BLE001 - support reports failures through pytest.fail (a BaseException)
-        traceback.print_exc()
-        return 1
-    print(markdown)
-    if not args.no_write:
-        path = write_results("domain-size", markdown)
-        log(f"wrote {path.relative_to(REPO_ROOT)}")
-    return 0
+    return run_and_report(run, args, None if args.no_write else "domain-size")
 
 
 if __name__ == "__main__":

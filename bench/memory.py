@@ -40,7 +40,6 @@ import tarfile
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from common import KIB, MIB, Conditions, release_binary, run_wrk, table, wrk_available, write_results
+from common import KIB, MIB, Conditions, release_binary, run_and_report, run_wrk, table, wrk_available
 
 import npm_support  # (tests/e2e, put on sys.path by common)
 import pypi_support
@@ -619,15 +618,7 @@ def main() -> int:
         parser.error("sizes and counts must be at least 1")
     if "concurrent" in args.cases and not wrk_available():
         sys.exit("the concurrent case needs wrk: apt-get install -y wrk")
-    support.isolate_from_ambient_aws_config()
-    try:
-        markdown = run(args)
-    except BaseException:  # noqa: BLE001 - support reports failures through pytest.fail (a BaseException)
-        traceback.print_exc()
-        return 1
-    print(markdown)
-    print(f"\nwritten to {write_results(args.output, markdown)}", file=sys.stderr)
-    return 0
+    return run_and_report(run, args, args.output)
 
 
 if __name__ == "__main__":

@@ -608,13 +608,13 @@ class ServerStorage:
     data_dir: Path
     database_url: str | None = None
 
-    def start(self, quotas: dict[str, int] | None = None) -> RunningServer:
+    def start(self, quotas: dict[str, int] | None = None, **env: str) -> RunningServer:
         args = ["--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
         if self.database_url:
             args += ["--database-url", self.database_url]
         if quotas:
             args += ["--config", str(write_config(self.workdir / "reliquary.toml", quotas))]
-        process = ReliquaryProcess(args=args, env=server_env(), workdir=self.workdir).start()
+        process = ReliquaryProcess(args=args, env=server_env(**env), workdir=self.workdir).start()
         return RunningServer(self.backend, process.url, self.data_dir, process, None, self.database_url)
 
 

@@ -584,6 +584,30 @@ def test_metadata_put_of_a_stale_rev_is_a_conflict(client, domain, registry):
     assert full_packument(registry, "demo")["_rev"] != unlisted
 
 
+def test_whole_package_delete_of_a_stale_rev_and_a_put_without_versions_change_nothing(client, domain, registry):
+    """`npm unpublish pkg --force` DELETEs the package at the revision it was shown: a stale one is 409
+    and nothing goes; a metadata PUT without `versions` is 400, not "unpublish all" (compatibility N22)."""
+    endpoint, token = registry.registry, registry.token
+    publish_versions(registry, "demo", "1.0.0", "1.1.0")
+    set_npm_status(client, domain, "repo", "demo", "1.1.0", "Archived")
+    shown = full_packument(registry, "demo")
+    publish_versions(registry, "demo", "1.2.0")  # published after `shown` was read
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    url = packument_url(endpoint, "demo")
+
+    assert_npm_error(requests.delete(f"{url}/-rev/{shown['_rev']}", headers=headers, timeout=30), 409)
+    no_versions = {k: v for k, v in shown.items() if k != "versions"}
+    assert_npm_error(requests.put(url, json=no_versions, headers=headers, timeout=30), 400)
+    assert npm_versions_in(client, domain, "repo", "demo") == \
+        {"1.0.0": "Published", "1.1.0": "Archived", "1.2.0": "Published"}
+
+    current = full_packument(registry, "demo")["_rev"]
+    deleted = requests.delete(f"{url}/-rev/{current}", headers=headers, timeout=30)
+    assert deleted.status_code == 200, deleted.text
+    expect_error(client, "ResourceNotFoundException", 404, client.describe_package,
+                 **npm_package(domain, "repo", "demo"))
+
+
 # --------------------------------------------------------------------------- upstreams and origin controls
 
 

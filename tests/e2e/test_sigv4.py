@@ -130,3 +130,53 @@ def test_refused_request_changes_nothing(server, client):
     bad = make_client(server.url, secret_key="not-the-secret")
     expect_error(bad, "InvalidSignatureException", 403, bad.create_domain, domain=name)
     expect_error(client, "ResourceNotFoundException", 404, client.describe_domain, domain=name)
+
+
+def test_an_unsigned_request_is_refused_before_its_body_is_read(server):
+    """Authentication comes first: an unsigned 2 MiB body is MissingAuthenticationTokenException,
+    not the ValidationException of a body over the 1 MiB limit (compatibility 72)."""
+    big = b'{"maxResults": 5, "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = requests.post(f"{server.url}/v1/domains", data=big, timeout=30)
+    assert_refused(response, "MissingAuthenticationTokenException")
+    wrong_key = sign("POST", f"{server.url}/v1/domains", LIST_DOMAINS_BODY, access_key="AKIDNOSUCHKEY000")
+    assert_refused(send(wrong_key, big), "UnrecognizedClientException")
+
+
+class UnsignedPayloadAuth(SigV4Auth):
+    """Signs as the Rust SDK signs a streamed PublishPackageVersion body: the payload hash is
+    `UNSIGNED-PAYLOAD`, while x-amz-content-sha256 (the asset's hash) is sent and signed as a header."""
+
+    def canonical_request(self, request):
+        # the last line of a canonical request is the payload hash
+        return super().canonical_request(request).rsplit("\n", 1)[0] + "\nUNSIGNED-PAYLOAD"
+
+
+def publish_unsigned_payload(server, domain, body: bytes, declared: str) -> requests.Response:
+    from urllib.parse import quote, urlencode
+    params = {"domain": domain, "repository": "repo", "format": "generic", "namespace": "ns",
+              "package": "streamed", "version": "1.0.0", "asset": "blob.bin"}
+    url = f"{server.url}/v1/package/version/publish?{urlencode(params, quote_via=quote)}"
+    request = AWSRequest(method="POST", url=url, data=body, headers={"x-amz-content-sha256": declared})
+    UnsignedPayloadAuth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "codeartifact", CLIENT_REGION).add_auth(request)
+    return send(request)
+
+
+def test_a_publish_signed_as_unsigned_payload_is_accepted_and_checked(client, server, domain):
+    """The Rust SDK streams PublishPackageVersion bodies signed as UNSIGNED-PAYLOAD: accepted, the body
+    still checked against x-amz-content-sha256, and a mismatch is the same ValidationException
+    boto3 gets (compatibility 42, 73), not InvalidSignatureException."""
+    import hashlib
+    client.create_repository(domain=domain, repository="repo")
+    body = b"streamed by an SDK" * 1000
+    wrong = publish_unsigned_payload(server, domain, body, hashlib.sha256(b"other").hexdigest())
+    assert_refused(wrong, "ValidationException", 400)
+    send_result = publish_unsigned_payload(server, domain, body, hashlib.sha256(body).hexdigest())
+    assert send_result.status_code == 200, send_result.text
+    assets = client.list_package_version_assets(domain=domain, repository="repo", format="generic", namespace="ns",
+                                                package="streamed", packageVersion="1.0.0")["assets"]
+    assert [(a["name"], a["size"]) for a in assets] == [("blob.bin", len(body))]
+    # the signature still covers the header: another value is refused
+    request = AWSRequest(method="POST", url=f"{server.url}/v1/domains", data=LIST_DOMAINS_BODY,
+                         headers={"x-amz-content-sha256": "0" * 64})
+    UnsignedPayloadAuth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "codeartifact", CLIENT_REGION).add_auth(request)
+    assert send(request).status_code in (400, 403)

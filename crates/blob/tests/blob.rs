@@ -331,7 +331,7 @@ async fn body_error_leaves_no_staging_object() -> TestResult {
         ];
         let result = store.put_staged(stream::iter(chunks), NO_LIMIT).await;
         assert!(
-            matches!(result, Err(BlobError::Io(ref e)) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            matches!(result, Err(BlobError::Body(ref e)) if e.kind() == std::io::ErrorKind::ConnectionReset),
             "{name}"
         );
         assert_eq!(store.sweep_staging(Duration::ZERO).await?, 0, "{name}");

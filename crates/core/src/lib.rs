@@ -17,5 +17,7 @@ pub use packages::{
 };
 pub use pagination::PageToken;
 pub use reliquary_blob::{BlobStore, S3Settings};
-pub use service::{Caller, Config, Page, Quotas, RepositoryListing, Service, TokenGrant};
+pub use service::{
+    Caller, Config, Page, PrincipalCheck, Quotas, RepositoryListing, Service, TokenGrant,
+};
 pub use token::{AuthToken, TokenError};

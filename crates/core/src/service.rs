@@ -85,8 +85,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// GetAuthorizationToken's default and maximum lifetime: 12 hours.
 pub const MAX_TOKEN_SECONDS: i64 = 43_200;
 const MIN_TOKEN_SECONDS: i64 = 900;
-/// At most this many bytes of external registries' documents are kept in memory.
-const DOCUMENT_CACHE_BYTES: usize = 128 * 1024 * 1024;
+/// About this much memory holds external registries' documents and their parsed forms (each
+/// counted as three times its bytes: some 85 MiB of documents).
+const DOCUMENT_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The CodeArtifact operations, over a metadata store.
 pub struct Service {
@@ -98,8 +99,16 @@ pub struct Service {
     blobs: BlobStore,
     config: Config,
     token_key: Vec<u8>,
+    principals: Option<PrincipalCheck>,
     pages: PageToken,
 }
+
+/// Whether `(account, access key id)` is a principal of this server now: a token minted by a
+/// principal that is gone (credentials rotated or removed) is refused.
+pub type PrincipalCheck = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// How far past the longest lifetime a token's expiry may lie (clock skew between nodes).
+const TOKEN_CLOCK_SKEW_SECONDS: i64 = 300;
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,6 +142,7 @@ impl Service {
             blobs,
             config,
             token_key,
+            principals: None,
             pages: PageToken::new(page_key),
         })
     }
@@ -146,6 +156,13 @@ impl Service {
     #[must_use]
     pub fn with_external_registry(mut self, externals: Arc<dyn ExternalRegistry>) -> Self {
         self.externals = externals;
+        self
+    }
+
+    /// Checks, for every token, that the principal which minted it still exists.
+    #[must_use]
+    pub fn with_principals(mut self, principals: PrincipalCheck) -> Self {
+        self.principals = Some(principals);
         self
     }
 
@@ -593,16 +610,27 @@ impl Service {
         })
     }
 
-    /// Checks a package-endpoint token.
+    /// Checks a package-endpoint token: its signature, its expiry (passed, or further ahead than
+    /// the longest lifetime GetAuthorizationToken grants), and that its principal still exists.
     ///
     /// # Errors
-    /// The token is forged, for another server, or expired.
+    /// The token is forged, for another server, expired, outlives the maximum lifetime, or its
+    /// principal is gone.
     pub fn verify_token(
         &self,
         token: &str,
         now_seconds: i64,
     ) -> std::result::Result<AuthToken, crate::TokenError> {
-        AuthToken::verify(token, &self.token_key, now_seconds)
+        let claims = AuthToken::verify(token, &self.token_key, now_seconds)?;
+        if claims.expires - now_seconds > MAX_TOKEN_SECONDS + TOKEN_CLOCK_SKEW_SECONDS {
+            return Err(crate::TokenError::Invalid);
+        }
+        if let Some(exists) = &self.principals
+            && !exists(&claims.account, &claims.principal)
+        {
+            return Err(crate::TokenError::UnknownPrincipal);
+        }
+        Ok(claims)
     }
 
     // ---- Tags ---------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ pub enum TokenError {
     Invalid,
     #[error("the token has expired")]
     Expired,
+    #[error("the principal that requested the token no longer exists")]
+    UnknownPrincipal,
 }
 
 fn mac(key: &[u8], payload: &[u8]) -> Vec<u8> {

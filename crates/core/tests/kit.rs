@@ -1105,6 +1105,37 @@ async fn a_document_the_registry_no_longer_has_is_forgotten() {
     assert!(kit.document().await.is_err());
 }
 
+#[tokio::test]
+async fn a_document_is_parsed_once_per_fetched_copy() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let max_age = Duration::from_millis(20);
+    let kit = TestKit::with_max_age(max_age).await;
+    kit.registry_offers(&[("1.0.0", b"registry 1")], &[]);
+    let parses = Arc::new(AtomicUsize::new(0));
+    let parsed = || {
+        let parses = Arc::clone(&parses);
+        kit.service
+            .external_parsed(CONNECTION, PACKAGE, JSON, 1 << 20, move |d| {
+                parses.fetch_add(1, Ordering::SeqCst);
+                Ok(d.body.len())
+            })
+    };
+
+    let first = parsed().await.expect("read").expect("document");
+    let second = parsed().await.expect("read").expect("document");
+    assert!(Arc::ptr_eq(&first, &second), "one parse shared");
+    // Revalidated and unchanged (304): still the same parse.
+    tokio::time::sleep(max_age + Duration::from_millis(5)).await;
+    parsed().await.expect("read").expect("document");
+    assert_eq!(parses.load(Ordering::SeqCst), 1);
+    // A new copy of the document is parsed again.
+    kit.registry_offers(&[("1.0.0", b"registry 1"), ("2.0.0", b"registry 2")], &[]);
+    tokio::time::sleep(max_age + Duration::from_millis(5)).await;
+    let changed = parsed().await.expect("read").expect("document");
+    assert_eq!(parses.load(Ordering::SeqCst), 2);
+    assert_ne!(*changed, *first);
+}
+
 // ---- publish pre-checks -----------------------------------------------------------------------
 
 #[tokio::test]

@@ -68,7 +68,16 @@ async fn serve_publish(state: &AppState, parts: &Parts, body: Body) -> Result<Re
             "1 validation error detected: Value null at 'assetSHA256' failed to satisfy constraint: Member must not be null",
         ));
     };
-    let caller = authenticate(state, parts, declared)?;
+    // botocore signs the payload as the declared hash; the Rust SDK streams a body signed as
+    // `UNSIGNED-PAYLOAD` while sending the same header. Either way the header is the asset's hash
+    // and the streamed bytes are checked against it before anything is committed.
+    let verified = match verify_signature(parts, state, declared) {
+        Err(reliquary_sigv4::Error::SignatureDoesNotMatch) => {
+            verify_signature(parts, state, UNSIGNED_PAYLOAD)
+        }
+        other => other,
+    }?;
+    let caller = caller_of(state, verified)?;
     let query = QueryParams::parse(parts.uri.query().unwrap_or(""));
     let header = |name: &str| header_value(parts, name);
     let raw = RawRequest {
@@ -85,11 +94,23 @@ async fn serve_buffered(
     body: Body,
     operation: Option<Operation>,
 ) -> Result<Response, ApiError> {
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return Err(ApiError::validation(
-            "OTHER",
-            format!("The request body exceeds {MAX_BODY_BYTES} bytes"),
-        ));
+    // Authentication comes first: what can be checked without the body is, so an unsigned,
+    // expired or unknown-key request is refused before its body is read.
+    check_before_body(state, parts)?;
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
+            let message = if too_large {
+                format!("The request body exceeds {MAX_BODY_BYTES} bytes")
+            } else {
+                format!("The request body could not be read: {e}")
+            };
+            let mut error = ApiError::validation("OTHER", message);
+            error.close_connection = true;
+            return Err(error);
+        }
     };
     let body_hash = hex::encode(Sha256::digest(&body));
     let declared = parts
@@ -129,13 +150,41 @@ fn header_value(parts: &Parts, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Verifies the SigV4 signature and resolves the principal.
-fn authenticate(state: &AppState, parts: &Parts, payload_sha256: &str) -> Result<Caller, ApiError> {
-    let headers: Vec<(&str, &str)> = parts
+fn signed_headers(parts: &Parts) -> Vec<(&str, &str)> {
+    parts
         .headers
         .iter()
         .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect();
+        .collect()
+}
+
+/// The SigV4 checks that need no body (see [`reliquary_sigv4::check_before_body`]).
+fn check_before_body(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
+    let headers = signed_headers(parts);
+    let request = reliquary_sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        payload_sha256: "",
+    };
+    reliquary_sigv4::check_before_body(
+        &request,
+        &*state.credentials,
+        time::OffsetDateTime::now_utc(),
+    )?;
+    Ok(())
+}
+
+/// The payload hash SigV4 clients sign when they stream a body they have not hashed.
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+fn verify_signature(
+    parts: &Parts,
+    state: &AppState,
+    payload_sha256: &str,
+) -> Result<reliquary_sigv4::Verified, reliquary_sigv4::Error> {
+    let headers = signed_headers(parts);
     let request = reliquary_sigv4::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -143,11 +192,20 @@ fn authenticate(state: &AppState, parts: &Parts, payload_sha256: &str) -> Result
         headers: &headers,
         payload_sha256,
     };
-    let verified = reliquary_sigv4::verify(
+    reliquary_sigv4::verify(
         &request,
         &*state.credentials,
         time::OffsetDateTime::now_utc(),
-    )?;
+    )
+}
+
+/// Verifies the SigV4 signature and resolves the principal.
+fn authenticate(state: &AppState, parts: &Parts, payload_sha256: &str) -> Result<Caller, ApiError> {
+    let verified = verify_signature(parts, state, payload_sha256)?;
+    caller_of(state, verified)
+}
+
+fn caller_of(state: &AppState, verified: reliquary_sigv4::Verified) -> Result<Caller, ApiError> {
     let account = state
         .credentials
         .account(&verified.access_key_id)

@@ -24,6 +24,16 @@ pub struct ServeArgs {
     /// is served from memory before it is revalidated with the registry (default 300).
     #[arg(long, env = "RELIQUARY_EXTERNAL_CACHE_SECONDS")]
     external_cache_seconds: Option<u64>,
+    /// Open connections at most; more clients wait to be accepted (default 4096).
+    #[arg(long, env = "RELIQUARY_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers, also how long an idle keep-alive
+    /// connection stays open (default 30).
+    #[arg(long, env = "RELIQUARY_HEADER_TIMEOUT_SECONDS")]
+    header_timeout_seconds: Option<u64>,
+    /// Seconds a request body may pause between two chunks (default 60).
+    #[arg(long, env = "RELIQUARY_BODY_TIMEOUT_SECONDS")]
+    body_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +72,9 @@ struct FileSettings {
     public_url: Option<String>,
     region: Option<String>,
     external_cache_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    header_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
     #[serde(default)]
     quotas: FileQuotas,
 }
@@ -114,6 +127,7 @@ pub struct Settings {
     pub region: String,
     pub quotas: Quotas,
     pub external_cache: std::time::Duration,
+    pub http: crate::listen::HttpLimits,
 }
 
 impl Settings {
@@ -151,7 +165,35 @@ impl Settings {
             );
         }
         let defaults = Quotas::default();
+        let seconds = |value: Option<u64>, default: u64, what: &str| {
+            let value = value.unwrap_or(default);
+            if value == 0 {
+                bail!("{what} must be at least 1 second");
+            }
+            Ok(std::time::Duration::from_secs(value))
+        };
+        let http = crate::listen::HttpLimits {
+            max_connections: match args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(4096)
+            {
+                0 => bail!("max_connections must be at least 1"),
+                n => n,
+            },
+            header_timeout: seconds(
+                args.header_timeout_seconds.or(file.header_timeout_seconds),
+                30,
+                "header_timeout_seconds",
+            )?,
+            body_timeout: seconds(
+                args.body_timeout_seconds.or(file.body_timeout_seconds),
+                60,
+                "body_timeout_seconds",
+            )?,
+        };
         Ok(Self {
+            http,
             listen: args
                 .listen
                 .or(file.listen)

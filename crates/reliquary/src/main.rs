@@ -3,12 +3,12 @@
 
 mod config;
 mod identity;
+mod listen;
 
 use std::io::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::{GcArgs, ServeArgs, Settings};
@@ -66,12 +66,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-        format!(
-            "creating the data directory {}",
-            settings.data_dir.display()
-        )
-    })?;
+    create_private_dir(&settings.data_dir)?;
     let identity = identity::Identity::load_or_generate(&settings.data_dir)?;
 
     let store = open_store(&settings.database_url).await?;
@@ -109,17 +104,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         identity.secret_access_key.clone(),
         identity.account_id.clone(),
     );
+    let credentials = Arc::new(credentials);
+    let principals: reliquary_core::PrincipalCheck = {
+        let credentials = Arc::clone(&credentials);
+        Arc::new(move |account, access_key_id| {
+            credentials
+                .account(access_key_id)
+                .is_some_and(|a| a.as_str() == account)
+        })
+    };
     let formats = reliquary_formats::all();
     let service = formats
         .iter()
         .fold(service, |service, format| {
             service.with_format(format.rules())
         })
-        .with_external_registry(Arc::new(remote_registries()?));
+        .with_external_registry(Arc::new(remote_registries()?))
+        .with_principals(principals);
     let service = Arc::new(service);
     tokio::spawn(sweep_periodically(Arc::clone(&service)));
     let app = reliquary_http::router(
-        reliquary_http::AppState::new(service, Arc::new(credentials)),
+        reliquary_http::AppState::new(service, credentials),
         &formats,
     );
 
@@ -145,16 +150,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(out);
     tracing::info!(listen = %local, database = settings.database_url.redacted(), "serving");
 
-    // Without TCP_NODELAY a response written in two parts (headers, then a streamed body) waits
-    // for the client's delayed ACK: 40 ms per small tarball on Linux.
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    listen::serve(listener, app, settings.http, shutdown_signal()).await;
     tracing::info!("drained; exiting");
     Ok(())
 }
@@ -230,6 +226,16 @@ fn remote_registries() -> anyhow::Result<reliquary_http::RemoteRegistries> {
 fn open_blobs(settings: &Settings) -> anyhow::Result<reliquary_core::BlobStore> {
     reliquary_core::BlobStore::from_url(&settings.blob_store, &settings.s3)
         .map_err(|e| anyhow::anyhow!("opening the blob store {}: {e}", settings.blob_store))
+}
+
+/// Creates the data directory, private to this user (0700): it holds the database (with the token
+/// signing key) and the blobs. An existing one is made private too.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making the data directory {} private (0700)", dir.display()))
 }
 
 async fn open_store(url: &config::DatabaseUrl) -> anyhow::Result<Arc<dyn reliquary_store::Store>> {

@@ -163,6 +163,50 @@ pub fn verify_for_service(
     now: OffsetDateTime,
     service: &str,
 ) -> Result<Verified, Error> {
+    let (auth, secret, request_time) = check_before_payload(req, creds, now, service)?;
+    let amz_date = format_amz_date(request_time);
+    let canonical_request = canonical_request(req, auth.signed_headers)?;
+    let string_to_sign = format!(
+        "{}\n{}\n{}\n{}",
+        auth::ALGORITHM,
+        amz_date,
+        auth.scope,
+        hex::encode(Sha256::digest(canonical_request.as_bytes())),
+    );
+    let key = signing_key(&secret, auth.date, auth.region, auth.service);
+    let expected = hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()));
+    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
+        return Err(Error::SignatureDoesNotMatch);
+    }
+
+    Ok(Verified {
+        access_key_id: auth.access_key_id.to_owned(),
+        region: auth.region.to_owned(),
+        date: auth.date.to_owned(),
+    })
+}
+
+/// Every check of [`verify`] that does not need the payload's hash: a request these refuse is
+/// refused with the same error whatever its body, so a server runs them before reading the body
+/// (an unsigned or expired request with a large body is refused without buffering it).
+/// `req.payload_sha256` is not used.
+///
+/// # Errors
+/// As [`verify`], but never [`Error::SignatureDoesNotMatch`].
+pub fn check_before_body(
+    req: &Request<'_>,
+    creds: &dyn Credentials,
+    now: OffsetDateTime,
+) -> Result<(), Error> {
+    check_before_payload(req, creds, now, SERVICE).map(|_| ())
+}
+
+fn check_before_payload<'r>(
+    req: &Request<'r>,
+    creds: &dyn Credentials,
+    now: OffsetDateTime,
+    service: &str,
+) -> Result<(auth::Authorization<'r>, Secret, OffsetDateTime), Error> {
     let mut authorizations = header_values(req.headers, "authorization");
     let presigned = canonical::query_keys(req.query).any(|k| k == "X-Amz-Algorithm");
     let Some(authorization) = authorizations.next() else {
@@ -215,26 +259,7 @@ pub fn verify_for_service(
             "'Host' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-
-    let canonical_request = canonical_request(req, auth.signed_headers)?;
-    let string_to_sign = format!(
-        "{}\n{}\n{}\n{}",
-        auth::ALGORITHM,
-        amz_date,
-        auth.scope,
-        hex::encode(Sha256::digest(canonical_request.as_bytes())),
-    );
-    let key = signing_key(&secret, auth.date, auth.region, auth.service);
-    let expected = hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()));
-    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        return Err(Error::SignatureDoesNotMatch);
-    }
-
-    Ok(Verified {
-        access_key_id: auth.access_key_id.to_owned(),
-        region: auth.region.to_owned(),
-        date: auth.date.to_owned(),
-    })
+    Ok((auth, secret, request_time))
 }
 
 /// Values of all headers called `name` (ASCII case-insensitive), in received order.

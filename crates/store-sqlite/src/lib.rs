@@ -43,9 +43,32 @@ pub struct SqliteStore {
     changes: Arc<AtomicU64>,
 }
 
+/// Makes the database file and its WAL and shared-memory files readable by their owner only
+/// (0600): the database holds the token signing key. SQLite creates later WAL files with the
+/// database file's mode.
+fn restrict_to_owner(database: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = database.as_os_str().to_owned();
+        path.push(suffix);
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot make {} private (0600): {e}",
+                    std::path::Path::new(&path).display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` — `sqlite:///abs/path.db`,
-    /// `sqlite://relative.db` or `sqlite::memory:` — and applies pending migrations.
+    /// `sqlite://relative.db` or `sqlite::memory:` — and applies pending migrations. The
+    /// database's files are made private to their owner (0600).
     ///
     /// # Errors
     /// `Unavailable` if the database cannot be opened, `Internal` if the URL is malformed or a
@@ -80,6 +103,7 @@ impl SqliteStore {
                 .connect_with(options.clone())
                 .await
                 .map_err(db_err)?;
+            restrict_to_owner(options.get_filename())?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(READERS)
                 .connect_with(options)

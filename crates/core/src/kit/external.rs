@@ -3,8 +3,9 @@
 //! after a maximum age and keeps serving its copy while the registry is down.
 //! Parsing a registry's documents belongs to the format that asked for them.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -92,12 +93,75 @@ impl ExternalRegistry for NoExternalRegistry {
 }
 
 /// A registry document as fetched (or as cached).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExternalDocument {
     pub body: Bytes,
     pub content_type: String,
     /// The URL that answered, to resolve relative links against.
     pub url: String,
+    /// What the format made of `body` ([`ExternalDocument::parsed`]), shared by every clone of
+    /// this copy: a cached document is parsed once per fetch, not once per request.
+    parsed: Arc<OnceLock<Arc<dyn Any + Send + Sync>>>,
+}
+
+/// What the cache counts for a document: its bytes, and about twice that again for the form the
+/// format parses it into (a JSON tree is larger than its text).
+const PARSED_WEIGHT: usize = 3;
+
+impl ExternalDocument {
+    /// A document as fetched, not parsed yet.
+    #[must_use]
+    pub fn new(body: Bytes, content_type: String, url: String) -> Self {
+        Self {
+            body,
+            content_type,
+            url,
+            parsed: Arc::default(),
+        }
+    }
+
+    /// The body parsed by `parse`, once for this copy of the document: later calls, on this
+    /// copy or on clones of it (the cache hands out clones until the registry's copy changes),
+    /// return the same value without parsing again. A parse error is not kept.
+    ///
+    /// # Errors
+    /// `parse`'s.
+    pub fn parsed<T, E>(&self, parse: impl FnOnce(&Self) -> Result<T, E>) -> Result<Arc<T>, E>
+    where
+        T: Any + Send + Sync,
+    {
+        if let Some(value) = self.ready::<T>() {
+            return Ok(value);
+        }
+        let value = Arc::new(parse(self)?);
+        // A racing request may have set it first: either value is the same document's.
+        let _ = self
+            .parsed
+            .set(Arc::clone(&value) as Arc<dyn Any + Send + Sync>);
+        Ok(value)
+    }
+
+    /// The parsed form, if this copy was parsed into a `T` already.
+    #[must_use]
+    pub fn ready<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.parsed
+            .get()
+            .and_then(|value| Arc::clone(value).downcast::<T>().ok())
+    }
+
+    fn weight(&self) -> usize {
+        self.body.len() * PARSED_WEIGHT
+    }
+}
+
+impl std::fmt::Debug for ExternalDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalDocument")
+            .field("bytes", &self.body.len())
+            .field("content_type", &self.content_type)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Cached {
@@ -158,7 +222,7 @@ impl DocumentCache {
             return;
         };
         entries.insert(key, cached);
-        let mut total: usize = entries.values().map(|c| c.document.body.len()).sum();
+        let mut total: usize = entries.values().map(|c| c.document.weight()).sum();
         while total > self.max_bytes {
             let Some(oldest) = entries
                 .iter()
@@ -168,7 +232,7 @@ impl DocumentCache {
                 break;
             };
             if let Some(removed) = entries.remove(&oldest) {
-                total -= removed.document.body.len();
+                total -= removed.document.weight();
             }
         }
     }
@@ -256,10 +320,6 @@ async fn read_document(
         }
         bytes.extend_from_slice(&chunk);
     }
-    let document = ExternalDocument {
-        body: bytes.freeze(),
-        content_type: content_type.unwrap_or_default(),
-        url,
-    };
+    let document = ExternalDocument::new(bytes.freeze(), content_type.unwrap_or_default(), url);
     Ok((document, etag, last_modified))
 }

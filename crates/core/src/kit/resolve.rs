@@ -5,6 +5,7 @@
 //! requested one). Files from external registries stream through the blob store's staging path.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use bytes::{Buf as _, Bytes};
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
@@ -48,6 +49,8 @@ impl Staged {
 
 /// Chunks of a staged upload buffered ahead of [`Service::inspect_staged`]'s reader.
 const STAGED_READ_AHEAD: usize = 2;
+/// Registry documents at least this large are parsed on the blocking pool.
+const PARSE_OFF_WORKER_BYTES: usize = 256 * 1024;
 
 /// A synchronous reader over chunks sent from an async task (on the blocking pool only).
 struct ChannelReader {
@@ -102,6 +105,11 @@ pub trait Ingest: Sync {
 
 pub(crate) fn blob_error(err: BlobError) -> Error {
     match err {
+        // A client's broken body (cut off, timed out, malformed chunking) is its error: 400.
+        BlobError::Body(e) => {
+            tracing::info!(error.detail = %e, "the request body could not be read");
+            Error::validation(format!("The request body could not be read: {e}"))
+        }
         BlobError::Unavailable(detail) => {
             tracing::error!(error.detail = %detail, "blob store unavailable");
             Error::Unavailable {
@@ -326,6 +334,45 @@ impl Service {
         self.documents()
             .get(self.externals(), connection, path, accept, max_bytes)
             .await
+    }
+
+    /// A registry document (through [`Service::external_document`]'s cache) parsed by `parse`,
+    /// once per fetched copy: the parsed form is kept with the cached document, so requests
+    /// between two revalidations share it. Large documents are parsed on the blocking pool.
+    /// `Ok(None)` when the registry does not have it.
+    ///
+    /// # Errors
+    /// The registry is unreachable and nothing is cached, or `parse`'s error.
+    pub async fn external_parsed<T, F>(
+        &self,
+        connection: ExternalConnection,
+        path: &str,
+        accept: &str,
+        max_bytes: u64,
+        parse: F,
+    ) -> std::result::Result<Option<Arc<T>>, String>
+    where
+        T: std::any::Any + Send + Sync,
+        F: FnOnce(&super::ExternalDocument) -> std::result::Result<T, String> + Send + 'static,
+    {
+        let Some(document) = self
+            .external_document(connection, path, accept, max_bytes)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        if let Some(parsed) = document.ready::<T>() {
+            return Ok(Some(parsed));
+        }
+        let parsed = if document.body.len() < PARSE_OFF_WORKER_BYTES {
+            document.parsed(parse)
+        } else {
+            tokio::task::spawn_blocking(move || document.parsed(parse))
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        parsed.map(Some)
     }
 
     /// Streams a file named by a registry document into the blob store: staged and hashed,

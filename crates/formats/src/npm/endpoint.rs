@@ -126,8 +126,8 @@ async fn handle(endpoint: PackageRequest<Npm>, request: Request) -> Result<Respo
                     )
                         .into_response())
                 }
-                (&Method::DELETE, ["-rev", _]) => {
-                    rules::npm_delete_package(service, repo, scope, &unscoped).await?;
+                (&Method::DELETE, ["-rev", rev]) => {
+                    rules::npm_delete_package(service, repo, scope, &unscoped, rev).await?;
                     Ok(json_body(&json!({"ok": true})).into_response())
                 }
                 (&Method::GET | &Method::HEAD, ["-", file]) => {

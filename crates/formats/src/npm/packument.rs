@@ -152,7 +152,15 @@ pub fn abbreviated_packument(
 ) -> Value {
     let mut documents = Map::new();
     for version in versions {
-        let manifest = version_document(full_name, version);
+        // Only the fields copied are cloned, not the whole manifest (readmes can be large).
+        let made;
+        let manifest = match version.manifest {
+            Some(Value::Object(manifest)) => manifest,
+            _ => {
+                made = manifest_from_metadata(version.metadata);
+                &made
+            }
+        };
         let mut abbreviated = Map::new();
         abbreviated.insert("name".into(), json!(full_name));
         abbreviated.insert("version".into(), json!(version.version));
@@ -161,12 +169,10 @@ pub fn abbreviated_packument(
                 abbreviated.insert(field.into(), value.clone());
             }
         }
-        if !abbreviated.contains_key("hasInstallScript") && has_install_script(&manifest) {
+        if !abbreviated.contains_key("hasInstallScript") && has_install_script(manifest) {
             abbreviated.insert("hasInstallScript".into(), Value::Bool(true));
         }
-        if let Some(dist) = manifest.get("dist") {
-            abbreviated.insert("dist".into(), dist.clone());
-        }
+        abbreviated.insert("dist".into(), dist(version, manifest));
         documents.insert(version.version.to_owned(), Value::Object(abbreviated));
     }
 
@@ -186,8 +192,22 @@ fn version_document(full_name: &str, version: &PackumentVersion<'_>) -> Map<Stri
         Some(Value::Object(manifest)) => manifest.clone(),
         _ => manifest_from_metadata(version.metadata),
     };
+    let dist = dist(version, &document);
+    document.insert(
+        "_id".into(),
+        json!(format!("{full_name}@{}", version.version)),
+    );
+    document.insert("name".into(), json!(full_name));
+    document.insert("version".into(), json!(version.version));
+    document.insert("dist".into(), dist);
+    document
+}
+
+/// Our `dist`: `tarball`, `shasum` and `integrity` of this registry, and of the manifest's own
+/// `dist` only `fileCount` and `unpackedSize`.
+fn dist(version: &PackumentVersion<'_>, manifest: &Map<String, Value>) -> Value {
     let mut dist = Map::new();
-    if let Some(Value::Object(old)) = document.get("dist") {
+    if let Some(Value::Object(old)) = manifest.get("dist") {
         for kept in ["fileCount", "unpackedSize"] {
             if let Some(value) = old.get(kept) {
                 dist.insert(kept.into(), value.clone());
@@ -199,14 +219,7 @@ fn version_document(full_name: &str, version: &PackumentVersion<'_>) -> Map<Stri
     if !version.integrity.is_empty() {
         dist.insert("integrity".into(), json!(version.integrity));
     }
-    document.insert(
-        "_id".into(),
-        json!(format!("{full_name}@{}", version.version)),
-    );
-    document.insert("name".into(), json!(full_name));
-    document.insert("version".into(), json!(version.version));
-    document.insert("dist".into(), Value::Object(dist));
-    document
+    Value::Object(dist)
 }
 
 /// A manifest for a version stored without one, from its metadata.

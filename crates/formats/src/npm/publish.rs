@@ -89,6 +89,7 @@ pub fn parse_publish(body: &[u8]) -> Result<PublishDocument, NpmError> {
         Some(_) => return Err(bad("\"_rev\" is not a string".into())),
     };
 
+    let versions_sent = !matches!(doc.get("versions"), None | Some(Value::Null));
     let versions = match doc.remove("versions") {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(map)) => map.into_iter().collect(),
@@ -120,6 +121,13 @@ pub fn parse_publish(body: &[u8]) -> Result<PublishDocument, NpmError> {
             }
         }
         Some(_) => return Err(bad("\"_attachments\" is not an object".into())),
+    }
+    // Without attachments the PUT edits the versions it lists (deprecate, unpublish): one that
+    // lists none would read as "unpublish everything", which no npm command sends.
+    if attachments.is_empty() && !versions_sent {
+        return Err(bad(
+            "\"versions\" is missing: a metadata update sends back the package's versions".into(),
+        ));
     }
 
     Ok(PublishDocument {

@@ -3,8 +3,11 @@
 //! external connection, dist-tags, deprecate and unpublish.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource, Staged};
+use reliquary_core::kit::{
+    ExternalDocument, ExternalVersions, FormatRules, Ingest, Ingested, MergeSource, Staged,
+};
 use reliquary_core::time::{iso8601, parse_iso8601};
 use reliquary_core::{AssetDownload, Error, Result, Service};
 use reliquary_store::{
@@ -62,34 +65,86 @@ fn npm_key(scope: Option<&str>, name: &str) -> PackageKey {
     }
 }
 
-/// One version visible to npm, from whichever repository of the graph holds it.
+/// One version visible to npm, from whichever repository of the graph holds it. Cheap to clone:
+/// a registry's packument is parsed once per fetched copy and its versions shared.
+#[derive(Clone)]
 struct Visible {
     version: String,
-    manifest: Option<serde_json::Value>,
-    metadata: VersionMetadata,
+    manifest: Option<Arc<serde_json::Value>>,
+    metadata: Arc<VersionMetadata>,
     published: Timestamp,
 }
 
-/// The packument of `full_name` from the registry behind `connection` (cached by the kit).
+/// What npm keeps of a registry's packument, parsed once per fetched copy (the kit keeps it with
+/// the cached document).
+struct RemotePackument {
+    versions: BTreeMap<String, Visible>,
+    dist_tags: Vec<(String, String)>,
+}
+
+impl RemotePackument {
+    fn parse(full_name: &str, document: &ExternalDocument) -> std::result::Result<Self, String> {
+        let mut remote: serde_json::Value = serde_json::from_slice(&document.body)
+            .map_err(|e| format!("{}: invalid JSON: {e}", document.url))?;
+        let times = remote.get("time").cloned();
+        let dist_tags = remote
+            .get("dist-tags")
+            .and_then(|t| t.as_object())
+            .into_iter()
+            .flatten()
+            .filter_map(|(tag, v)| v.as_str().map(|v| (tag.clone(), v.to_owned())))
+            .collect();
+        let versions = match remote.get_mut("versions").map(serde_json::Value::take) {
+            Some(serde_json::Value::Object(versions)) => versions,
+            _ => serde_json::Map::new(),
+        };
+        let versions = versions
+            .into_iter()
+            .map(|(version, manifest)| {
+                let published = times
+                    .as_ref()
+                    .and_then(|t| t.get(&version))
+                    .and_then(|t| t.as_str())
+                    .and_then(parse_iso8601)
+                    .unwrap_or(Timestamp(0));
+                let mut metadata = format::version_metadata(&manifest, full_name);
+                // The manifest is kept once, beside the metadata rather than in it.
+                metadata.extra = None;
+                let visible = Visible {
+                    version: version.clone(),
+                    manifest: Some(Arc::new(manifest)),
+                    metadata: Arc::new(metadata),
+                    published,
+                };
+                (version, visible)
+            })
+            .collect();
+        Ok(Self {
+            versions,
+            dist_tags,
+        })
+    }
+}
+
+/// The packument of `full_name` from the registry behind `connection`, parsed (both cached by
+/// the kit: a registry's copy is fetched and parsed once per change or maximum age).
 async fn remote_packument(
     service: &Service,
     connection: ExternalConnection,
     full_name: &str,
-) -> std::result::Result<Option<serde_json::Value>, String> {
+) -> std::result::Result<Option<Arc<RemotePackument>>, String> {
     // Names were validated by `parse_name`; the scope's `/` is the only character to escape.
     let path = full_name.replace('/', "%2f");
-    let document = service
-        .external_document(
+    let full_name = full_name.to_owned();
+    service
+        .external_parsed(
             connection,
             &path,
             "application/json",
             MAX_REMOTE_PACKUMENT_BYTES,
+            move |document| RemotePackument::parse(&full_name, document),
         )
         .await
-        .map_err(|e| e.to_string())?;
-    document
-        .map(|d| serde_json::from_slice(&d.body).map_err(|e| format!("{path}: invalid JSON: {e}")))
-        .transpose()
 }
 
 /// Where npm's merged listing reads versions: stored manifests, and remote packuments.
@@ -105,8 +160,8 @@ impl MergeSource for Versions<'_> {
         let mut metadata = stored.version.metadata;
         Some(Visible {
             version: stored.version.version,
-            manifest: metadata.extra.take(),
-            metadata,
+            manifest: metadata.extra.take().map(Arc::new),
+            metadata: Arc::new(metadata),
             published: stored.version.published,
         })
     }
@@ -120,37 +175,13 @@ impl MergeSource for Versions<'_> {
         let Some(remote) = remote_packument(service, connection, self.full_name).await? else {
             return Ok(None);
         };
-        let times = remote.get("time");
-        let versions = remote
-            .get("versions")
-            .and_then(|v| v.as_object())
-            .into_iter()
-            .flatten()
-            .map(|(version, manifest)| {
-                let published = times
-                    .and_then(|t| t.get(version))
-                    .and_then(|t| t.as_str())
-                    .and_then(parse_iso8601)
-                    .unwrap_or(Timestamp(0));
-                let visible = Visible {
-                    version: version.clone(),
-                    manifest: Some(manifest.clone()),
-                    metadata: format::version_metadata(manifest, self.full_name),
-                    published,
-                };
-                (version.clone(), visible)
-            })
-            .collect();
-        let dist_tags = remote
-            .get("dist-tags")
-            .and_then(|t| t.as_object())
-            .into_iter()
-            .flatten()
-            .filter_map(|(tag, v)| v.as_str().map(|v| (tag.clone(), v.to_owned())))
-            .collect();
         Ok(Some(ExternalVersions {
-            versions,
-            dist_tags,
+            versions: remote
+                .versions
+                .iter()
+                .map(|(version, visible)| (version.clone(), visible.clone()))
+                .collect(),
+            dist_tags: remote.dist_tags.clone(),
         }))
     }
 }
@@ -173,7 +204,11 @@ impl Ingest for Versions<'_> {
                 return Ok(None);
             }
         };
-        let Some(manifest) = remote.get("versions").and_then(|v| v.get(version)) else {
+        let Some(manifest) = remote
+            .versions
+            .get(version)
+            .and_then(|v| v.manifest.as_deref())
+        else {
             return Ok(None);
         };
         let Some(url) = manifest
@@ -266,7 +301,7 @@ pub async fn npm_packument(
     let listing: Vec<PackumentVersion<'_>> = versions
         .values()
         .map(|v| {
-            let dist = v.manifest.as_ref().and_then(|m| m.get("dist"));
+            let dist = v.manifest.as_deref().and_then(|m| m.get("dist"));
             let text = |field: &str| {
                 dist.and_then(|d| d.get(field))
                     .and_then(|s| s.as_str())
@@ -274,7 +309,7 @@ pub async fn npm_packument(
             };
             PackumentVersion {
                 version: &v.version,
-                manifest: v.manifest.as_ref(),
+                manifest: v.manifest.as_deref(),
                 metadata: &v.metadata,
                 tarball_url: tarball_url(service, repository, &full_name, name, &v.version),
                 shasum: text("shasum"),
@@ -632,17 +667,38 @@ async fn npm_update(
     Ok(())
 }
 
-/// `npm unpublish pkg --force`: the package and all its versions.
+/// `npm unpublish pkg --force` (`DELETE /{package}/-rev/{rev}`): the package and all its
+/// versions, whatever their status (the command names the package, as DeletePackage does), if
+/// `rev` is the current [`packument_rev`]: a client that was shown an older state (a version
+/// published since) gets `Conflict` and nothing is deleted.
 ///
 /// # Errors
-/// `NotFound`.
+/// `NotFound`, `Conflict`.
 pub async fn npm_delete_package(
     service: &Service,
     repository: &RepositoryKey,
     scope: Option<&str>,
     name: &str,
+    url_rev: &str,
 ) -> Result<()> {
     let key = npm_key(scope, name);
+    let full_name = format::full_name(scope, name);
+    let listing = service
+        .store()
+        .package_listing(repository, &key, None, false)
+        .await?
+        .ok_or_else(|| npm_not_found(&full_name))?;
+    let current = packument_rev(Some(&listing));
+    if url_rev != current {
+        return Err(Error::conflict(
+            ResourceKind::Package,
+            full_name.as_str(),
+            format!(
+                "{full_name} changed since revision {url_rev} (it is now at {current}); \
+                 fetch it again and retry"
+            ),
+        ));
+    }
     service
         .store()
         .delete_package(repository, &key)
@@ -651,7 +707,7 @@ pub async fn npm_delete_package(
             StoreError::NotFound {
                 kind: ResourceKind::Package,
                 ..
-            } => npm_not_found(&format::full_name(scope, name)),
+            } => npm_not_found(&full_name),
             other => other.into(),
         })?;
     Ok(())

@@ -114,6 +114,13 @@ fn content_type(media: &'static str) -> &'static str {
     }
 }
 
+/// Largest text field of an upload form (a long description is the largest twine sends).
+const MAX_FIELD_BYTES: u64 = 4 * 1024 * 1024;
+/// All text fields of an upload form together.
+const MAX_FORM_TEXT_BYTES: u64 = 8 * 1024 * 1024;
+/// Fields of an upload form at most (twine sends one per classifier, dependency, …).
+const MAX_FORM_FIELDS: usize = 1000;
+
 /// twine's `:action=file_upload`: text fields are collected, the `content` file streams into
 /// staging while its BLAKE2b-256 is computed, then the rules check and publish it.
 async fn upload(
@@ -127,11 +134,37 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|ct| multer::parse_boundary(ct).ok())
         .ok_or_else(|| PypiError::bad_request("Expected a multipart/form-data upload"))?;
-    let mut multipart = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
+    // Only the file may be large: text fields (metadata) are bounded one by one, in number and
+    // in total, so a form cannot make the server buffer more than MAX_FORM_TEXT_BYTES.
+    let asset_limit = service.config().quotas.asset_size_bytes;
+    let limits = multer::SizeLimit::new()
+        .whole_stream(asset_limit.saturating_add(MAX_FORM_TEXT_BYTES))
+        .per_field(MAX_FIELD_BYTES)
+        .for_field("content", asset_limit);
+    let mut multipart = multer::Multipart::with_constraints(
+        request.into_body().into_data_stream(),
+        boundary,
+        multer::Constraints::new().size_limit(limits),
+    );
     let mut fields = Vec::new();
+    let mut text_bytes = 0u64;
     let mut content: Option<(String, Staged, String)> = None;
-    let bad = |e: multer::Error| PypiError::bad_request(format!("Invalid multipart body: {e}"));
+    let bad = |e: multer::Error| match e {
+        multer::Error::FieldSizeExceeded { field_name, .. } => PypiError::bad_request(format!(
+            "The form field {} exceeds {MAX_FIELD_BYTES} bytes",
+            field_name.as_deref().unwrap_or("(unnamed)")
+        )),
+        e => PypiError::bad_request(format!("Invalid multipart body: {e}")),
+    };
     loop {
+        if fields.len() >= MAX_FORM_FIELDS {
+            if let Some((_, staged, _)) = content.take() {
+                service.discard(staged).await;
+            }
+            return Err(PypiError::bad_request(format!(
+                "The form has more than {MAX_FORM_FIELDS} fields"
+            )));
+        }
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
@@ -163,7 +196,24 @@ async fn upload(
                 .unwrap_or_default();
             content = Some((filename, staged, digest));
         } else {
-            let value = field.text().await.map_err(bad)?;
+            let value = match field.text().await {
+                Ok(value) => value,
+                Err(e) => {
+                    if let Some((_, staged, _)) = content.take() {
+                        service.discard(staged).await;
+                    }
+                    return Err(bad(e));
+                }
+            };
+            text_bytes += value.len() as u64;
+            if text_bytes > MAX_FORM_TEXT_BYTES {
+                if let Some((_, staged, _)) = content.take() {
+                    service.discard(staged).await;
+                }
+                return Err(PypiError::bad_request(format!(
+                    "The form's text fields exceed {MAX_FORM_TEXT_BYTES} bytes in all"
+                )));
+            }
             fields.push((name, value));
         }
     }

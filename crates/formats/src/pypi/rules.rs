@@ -3,6 +3,7 @@
 //! external connection.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt as _;
@@ -72,21 +73,23 @@ async fn remote_files(
     service: &Service,
     connection: ExternalConnection,
     project: &str,
-) -> std::result::Result<Option<Vec<SimpleFile>>, String> {
+) -> std::result::Result<Option<Arc<Vec<SimpleFile>>>, String> {
     if !askable(project) {
         return Ok(None);
     }
     let path = format!("{project}/");
-    let Some(page) = service
-        .external_document(connection, &path, PAGE_ACCEPT, MAX_REMOTE_PAGE_BYTES)
+    service
+        .external_parsed(
+            connection,
+            &path,
+            PAGE_ACCEPT,
+            MAX_REMOTE_PAGE_BYTES,
+            |page| {
+                format::parse_project_page(&page.body, &page.content_type, &page.url)
+                    .map_err(|e| e.to_string())
+            },
+        )
         .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Ok(None);
-    };
-    format::parse_project_page(&page.body, &page.content_type, &page.url)
-        .map(Some)
-        .map_err(|e| e.to_string())
 }
 
 /// Where PyPI's merged listing and resolution read: stored files, and the external index.
@@ -158,7 +161,7 @@ impl MergeSource for Files<'_> {
             return Ok(None);
         };
         let mut versions: BTreeMap<String, Vec<SimpleFile>> = BTreeMap::new();
-        for file in files {
+        for file in files.iter() {
             let Some(version) = format::version_from_filename(&file.filename, &key.name) else {
                 continue;
             };
@@ -166,7 +169,7 @@ impl MergeSource for Files<'_> {
             versions.entry(version).or_default().push(SimpleFile {
                 url,
                 metadata_sha256: None,
-                ..file
+                ..file.clone()
             });
         }
         Ok(Some(ExternalVersions {
@@ -198,7 +201,7 @@ impl Ingest for Files<'_> {
                 return Ok(None);
             }
         };
-        let Some(file) = files.into_iter().find(|f| f.filename == filename) else {
+        let Some(file) = files.iter().find(|f| f.filename == filename) else {
             return Ok(None);
         };
         let Some(asset) = service
