@@ -4,6 +4,7 @@
 //! Unlisted: not offered to new resolutions, still downloadable for lockfiles).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource, Staged};
 use reliquary_core::{
@@ -152,26 +153,27 @@ async fn remote_dl(
     Ok(config.get("dl").and_then(|d| d.as_str()).map(str::to_owned))
 }
 
-/// The lines an external registry's index lists for a crate (cached by the kit); `Ok(None)`
-/// when it does not know the crate.
+/// The lines an external registry's index lists for a crate (fetched, cached and parsed once
+/// per fetched copy by the kit); `Ok(None)` when it does not know the crate.
 async fn remote_lines(
     service: &Service,
     connection: ExternalConnection,
     name: &str,
-) -> std::result::Result<Option<Vec<IndexLine>>, String> {
+) -> std::result::Result<Option<Arc<Vec<IndexLine>>>, String> {
     // Only names that follow the rules leave the server (an index path cannot be escaped).
     if format::check_name(name).is_err() {
         return Ok(None);
     }
     let path = format::index_path(name);
-    let Some(document) = service
-        .external_document(connection, &path, "text/plain", MAX_REMOTE_INDEX_BYTES)
+    service
+        .external_parsed(
+            connection,
+            &path,
+            "text/plain",
+            MAX_REMOTE_INDEX_BYTES,
+            |document| Ok(format::parse_index_file(&document.body)),
+        )
         .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(format::parse_index_file(&document.body)))
 }
 
 /// Where Cargo's merged listing and resolution read: stored versions' index lines, and the
@@ -204,9 +206,9 @@ impl MergeSource for Lines {
             return Ok(None);
         };
         let versions = lines
-            .into_iter()
+            .iter()
             .filter(|l| format::package_name(&l.name) == key.name)
-            .map(|l| (l.vers.clone(), l))
+            .map(|l| (l.vers.clone(), l.clone()))
             .collect();
         Ok(Some(ExternalVersions {
             versions,
@@ -233,8 +235,9 @@ impl Ingest for Lines {
         };
         let line = match remote_lines(service, connection, &key.name).await {
             Ok(Some(lines)) => lines
-                .into_iter()
-                .find(|l| l.vers == version && format::package_name(&l.name) == key.name),
+                .iter()
+                .find(|l| l.vers == version && format::package_name(&l.name) == key.name)
+                .cloned(),
             Ok(None) => None,
             Err(e) => {
                 unavailable(e);
