@@ -166,6 +166,9 @@ def test_index_lines_carry_what_cargo_needs(client, domain, repo):
     detail = cargo_error(put_new(endpoint, token, publish_body(new_crate("index-demo", "2.0.0"),
                                                                make_crate("index-demo", "2.0.0"))), 409)
     assert "index_demo" in detail
+    detail = cargo_error(put_new(endpoint, token, publish_body(new_crate("INDEX_DEMO", "3.0.0"),
+                                                               make_crate("INDEX_DEMO", "3.0.0"))), 409)
+    assert "Index_Demo" in detail
     listed = client.list_packages(domain=domain, repository="repo", format="cargo")["packages"]
     assert [(p["format"], p.get("namespace"), p["package"]) for p in listed] == [("cargo", None, "index_demo")]
 

@@ -389,8 +389,9 @@ fn semver_order(a: &str, b: &str) -> std::cmp::Ordering {
         .then_with(|| a.cmp(b))
 }
 
-/// The checks made before a `.crate` is received: the name must not be another spelling of a
-/// crate the repository holds, and the kit's publish checks (publish BLOCK, a version present
+/// The checks made before a `.crate` is received: the name must be spelled as the crate's
+/// published versions spell it, and must not be another spelling of a crate the repository
+/// holds, and the kit's publish checks (publish BLOCK, a version present
 /// upstream).
 ///
 /// # Errors
@@ -401,17 +402,39 @@ pub async fn check_new(
     new: &NewCrate,
 ) -> Result<()> {
     let key = cargo_key(&new.name);
-    if service.store().package(repository, &key).await?.is_none()
-        && let Some(other) = same_crate(service, repository, &new.name).await?
-    {
-        return Err(Error::conflict(
+    let taken = |as_name: &str| {
+        Err(Error::conflict(
             ResourceKind::Package,
             new.name.as_str(),
             format!(
-                "crate {} is already in this repository as {}; names differing only in case or `-`/`_` are the same crate",
-                new.name, other.name
+                "crate {} is already in this repository as {as_name}; names differing only in case or `-`/`_` are the same crate",
+                new.name
             ),
-        ));
+        ))
+    };
+    match service
+        .store()
+        .package_listing(repository, &key, None, false)
+        .await?
+    {
+        // Every version of a crate carries one spelling of its name (cargo matches it exactly).
+        Some(listing) => {
+            let published = listing
+                .versions
+                .iter()
+                .find_map(|v| stored_line(&v.version.metadata))
+                .map(|line| line.name);
+            if let Some(name) = published
+                && name != new.name
+            {
+                return taken(&name);
+            }
+        }
+        None => {
+            if let Some(other) = same_crate(service, repository, &new.name).await? {
+                return taken(&other.name);
+            }
+        }
     }
     service.check_publish(repository, &key, &new.vers).await?;
     Ok(())
