@@ -3,7 +3,8 @@ HTTP, checked through boto3: `config.json` and the 401 challenge, publish → bu
 through a downstream repository with an upstream, yank/unyank (= Unlisted/Published), index lines
 (deps with renames, targets, features2), ETag/304, name spellings, immutable versions, bad input in
 cargo's error shape with nothing stored, the control plane (dependencies, readme, copy, status,
-dispose, delete), and `public:crates-io` with a second Reliquary standing in for crates.io.
+dispose, delete), origin controls, and `public:crates-io` with a second Reliquary standing in for
+crates.io and with a stand-in on 127.0.0.1 (a `dl` template, a `.crate` whose checksum lies).
 
 The endpoint is `GetRepositoryEndpoint(format='cargo')` = `<server>/cargo/d/<domain>-<owner>/<repo>/`.
 cargo runs with its own CARGO_HOME (no crates.io: the crates built here depend on nothing else), and
