@@ -277,3 +277,27 @@ def test_upload_form_text_fields_are_bounded(limited):
     many = pypi_support.upload(pypi, token, dist, classifiers=[f"Topic :: {i}" for i in range(1001)])
     assert many.status_code == 400 and "more than 1000 fields" in many.text, many.text[:300]
     assert client.list_packages(domain=domain, repository="repo", format="pypi")["packages"] == []
+
+
+def test_concurrent_publishes_of_one_version_succeed_exactly_once(limited):
+    """Eight npm publishes of one version, the same tarball, different manifests, at once: exactly one
+    is 201, the others 409, and the version holds the winner's manifest (compatibility S6)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from npm_support import put_publish
+
+    _, client, domain = limited
+    token = auth_token(client, domain)
+    npm = npm_endpoint(client, domain, "repo")
+    tarball, manifest = make_tarball("racer", "1.0.0")
+
+    def publish(i: int) -> tuple[int, int]:
+        return i, put_publish(npm, token, {**manifest, "description": f"publisher {i}"}, tarball).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(publish, range(8)))
+    winners = [i for i, status in results if status in (200, 201)]
+    assert len(winners) == 1 and sorted(s for _, s in results if s not in (200, 201)) == [409] * 7, results
+    described = client.describe_package_version(domain=domain, repository="repo", format="npm", package="racer",
+                                                packageVersion="1.0.0")["packageVersion"]
+    assert described["summary"] == f"publisher {winners[0]}"

@@ -298,6 +298,7 @@ impl Service {
                 now: Timestamp::now(),
                 max_assets_per_version: self.config().quotas.assets_per_version,
                 append_to_published: false,
+                new_version_only: false,
             })
             .await?;
         Ok((published.version, published.asset))

@@ -435,6 +435,7 @@ impl TestKit {
                 now: Timestamp::now(),
                 max_assets_per_version: Quotas::default().assets_per_version,
                 append_to_published: true,
+                new_version_only: false,
             })
             .await?;
         Ok(published.asset)
@@ -722,6 +723,7 @@ async fn a_package_no_repository_or_registry_knows_is_none() {
             now: Timestamp::now(),
             max_assets_per_version: 10,
             append_to_published: false,
+            new_version_only: false,
         })
         .await
         .expect("publish another package");

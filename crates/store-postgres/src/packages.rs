@@ -276,6 +276,12 @@ async fn publish_in(conn: &mut PgConnection, publish: &PublishAsset) -> Result<P
         }
     };
     let row = match find_version(conn, package_id, &publish.version).await? {
+        Some(_) if publish.new_version_only => {
+            return Err(StoreError::AlreadyExists {
+                kind: ResourceKind::PackageVersion,
+                id: publish.version.clone(),
+            });
+        }
         Some(row) => row,
         None => {
             let id: i64 = sqlx::query_scalar(

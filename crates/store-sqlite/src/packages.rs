@@ -285,6 +285,12 @@ async fn publish_in(conn: &mut SqliteConnection, publish: &PublishAsset) -> Resu
         }
     };
     let row = match find_version(conn, package_id, &publish.version).await? {
+        Some(_) if publish.new_version_only => {
+            return Err(StoreError::AlreadyExists {
+                kind: ResourceKind::PackageVersion,
+                id: publish.version.clone(),
+            });
+        }
         Some(row) => row,
         None => {
             let id: i64 = sqlx::query_scalar(

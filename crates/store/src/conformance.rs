@@ -106,6 +106,7 @@ macro_rules! conformance_tests {
             publish_different_content_is_already_exists,
             publish_new_asset_on_finished_version_is_invalid_state,
             publish_appends_to_published_version_when_allowed,
+            publish_of_a_new_version_only_refuses_an_existing_one,
             publish_blocked_package_is_not_allowed,
             publish_asset_quota,
             revision_follows_assets_and_metadata,
@@ -1855,6 +1856,7 @@ fn publish_request(
         now: Timestamp(T0),
         max_assets_per_version: 150,
         append_to_published: false,
+        new_version_only: false,
     }
 }
 
@@ -2243,6 +2245,48 @@ pub async fn publish_new_asset_on_finished_version_is_invalid_state(store: Arc<d
     assert_eq!(stored.version, archived[0]);
     assert_eq!(stored.assets, vec![asset("a.bin", "alpha")]);
     assert_eq!(unreferenced(&*store, &["bravo"]).await, shas(&["bravo"]));
+}
+
+pub async fn publish_of_a_new_version_only_refuses_an_existing_one(store: Arc<dyn Store>) {
+    let (_, src, _) = package_setup(&*store).await;
+    let pkg = package_key(PackageFormat::Npm, None, "once");
+    let first = {
+        let mut request = publish_request(&src, &pkg, "1.0.0", asset("package.tgz", "t"), false);
+        request.new_version_only = true;
+        store.publish_asset(request).await.expect("first publish")
+    };
+    // The same bytes again: idempotent without the flag, refused with it, whatever the status.
+    let mut again = publish_request(&src, &pkg, "1.0.0", asset("package.tgz", "t"), false);
+    assert!(store.publish_asset(again.clone()).await.is_ok());
+    again.new_version_only = true;
+    let refused = store.publish_asset(again.clone()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::AlreadyExists {
+                kind: ResourceKind::PackageVersion,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    store
+        .change_versions(
+            &src,
+            &pkg,
+            &[change(
+                &first.version,
+                VersionAction::SetStatus(VersionStatus::Unlisted),
+            )],
+        )
+        .await
+        .expect("unlist");
+    assert!(matches!(
+        store.publish_asset(again).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let stored = existing_version(&*store, &src, &pkg, "1.0.0").await;
+    assert_eq!(stored.assets, vec![first.asset]);
 }
 
 pub async fn publish_appends_to_published_version_when_allowed(store: Arc<dyn Store>) {

@@ -70,6 +70,10 @@ pub struct PublishAsset {
     /// Formats whose versions gain files over time (PyPI: an sdist, then wheels) may add a new
     /// asset to a Published version; for others that is `InvalidState`.
     pub append_to_published: bool,
+    /// The version must not exist yet, whatever its status (npm: a version is published exactly
+    /// once, even when concurrent publishes send the same tarball): else
+    /// `AlreadyExists{PackageVersion}`.
+    pub new_version_only: bool,
 }
 
 /// The result of [`PackageStore::publish_asset`].

@@ -477,6 +477,8 @@ pub async fn publish(
             now: Timestamp::now(),
             max_assets_per_version: service.config().quotas.assets_per_version,
             append_to_published: false,
+            // The same `.crate` again is accepted (C5): a crate's metadata comes from its manifest.
+            new_version_only: false,
         })
         .await?;
     Ok(())

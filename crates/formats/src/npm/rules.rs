@@ -457,6 +457,7 @@ async fn put(
             now: Timestamp::now(),
             max_assets_per_version: 1,
             append_to_published: false,
+            new_version_only: true,
         };
         match service.publish_asset(publish).await {
             Ok(_) => published.push(version.clone()),

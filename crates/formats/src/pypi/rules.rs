@@ -343,6 +343,7 @@ async fn add_file(
             now: Timestamp::now(),
             max_assets_per_version: service.config().quotas.assets_per_version,
             append_to_published: true,
+            new_version_only: false,
         })
         .await?;
     Ok(())
