@@ -114,6 +114,7 @@ from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
+import cargo_support  # noqa: E402
 import pypi_support  # noqa: E402
 from npm_support import make_tarball, publish_document  # noqa: E402
 from support import ACCESS_KEY_ID, CLIENT_REGION, SECRET_ACCESS_KEY, running_server_with_env  # noqa: E402
@@ -248,6 +249,15 @@ def test_a_body_that_stops_is_a_400_and_stores_nothing(limited):
         ("content", (dist.filename, dist.content + b"\0" * 50_000, "application/octet-stream"))],
         headers=pypi_support.basic(token)).prepare()
     response = send_partial(server.url, "POST", urlsplit(pypi).path, dict(prepared.headers), prepared.body)
+    assert status_of(response) == 400, response[:300]
+
+    # cargo publish (length-prefixed JSON, then the .crate streamed into staging)
+    cargo = cargo_support.cargo_endpoint(client, domain, "repo")
+    crate = cargo_support.make_crate("cut-cargo", "1.0.0", files={"pad": b"".join(
+        _hashlib.sha512(str(i).encode()).digest() for i in range(1000))})  # incompressible: the cut is in the .crate
+    body = cargo_support.publish_body(cargo_support.new_crate("cut-cargo", "1.0.0"), crate)
+    response = send_partial(server.url, "PUT", urlsplit(cargo).path + "api/v1/crates/new",
+                            {"Authorization": f"Bearer {token}"}, body)
     assert status_of(response) == 400, response[:300]
 
     listed = client.list_packages(domain=domain, repository="repo")["packages"]

@@ -3,6 +3,7 @@
 //! half of the kit. Adding a format is one folder and one line in [`all`].
 
 pub mod archive;
+pub mod cargo;
 pub mod npm;
 pub mod pypi;
 
@@ -11,5 +12,9 @@ use reliquary_http::endpoint::FormatEndpoint;
 /// Every format the server serves: the registration list.
 #[must_use]
 pub fn all() -> Vec<Box<dyn FormatEndpoint>> {
-    vec![Box::new(npm::Npm), Box::new(pypi::Pypi)]
+    vec![
+        Box::new(npm::Npm),
+        Box::new(pypi::Pypi),
+        Box::new(cargo::Cargo),
+    ]
 }

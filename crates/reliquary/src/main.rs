@@ -210,6 +210,7 @@ fn remote_registries() -> anyhow::Result<reliquary_http::RemoteRegistries> {
         let default = match connection {
             reliquary_types::ExternalConnection::Npmjs => Some("https://registry.npmjs.org"),
             reliquary_types::ExternalConnection::Pypi => Some("https://pypi.org/simple"),
+            reliquary_types::ExternalConnection::CratesIo => Some("https://index.crates.io"),
             _ => None,
         };
         if let Some(url) =
