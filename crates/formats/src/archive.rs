@@ -3,6 +3,8 @@
 //! be small once inflated or listed. Callers run these on the blocking pool.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::path::{Component, Path, PathBuf};
 
 /// The most entries a zip's central directory may list for the server to read it (the zip
 /// reader keeps one record per entry in memory).
@@ -77,6 +79,118 @@ fn check_zip_entries_within<R: Read + Seek>(zip: &mut R, max: u64) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// What reading a gzipped tarball may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TarBounds {
+    /// Inflated (tar) bytes read at most.
+    pub max_inflated: u64,
+    /// Entries looked at at most.
+    pub max_entries: usize,
+}
+
+/// Why [`walk_tar_gz`] stopped without the visitor asking it to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TarError {
+    /// Not gzip, not tar, a truncated archive, or an entry that cannot be read.
+    Malformed(String),
+    /// It inflates to more than `max_inflated` bytes.
+    TooLarge(u64),
+    /// It has more than `max_entries` entries.
+    TooManyEntries(usize),
+    /// The visitor's own error.
+    Visitor(String),
+}
+
+/// Visits the regular files of a gzipped tarball in order, within `bounds`: `visit` gets each
+/// file's path (without `.` components) and a reader of its content, and returns
+/// `ControlFlow::Break` to stop early. The whole walk is bounded in inflated bytes and entries
+/// however the archive is built; it is CPU work, for a blocking thread.
+///
+/// # Errors
+/// [`TarError`].
+pub fn walk_tar_gz<R: Read>(
+    tgz: R,
+    bounds: TarBounds,
+    mut visit: impl FnMut(&Path, &mut dyn Read) -> Result<ControlFlow<()>, String>,
+) -> Result<(), TarError> {
+    let mut archive = tar::Archive::new(Capped {
+        inner: flate2::read::GzDecoder::new(tgz),
+        left: bounds.max_inflated,
+        exceeded: false,
+    });
+    let walked = walk_entries(&mut archive, bounds.max_entries, &mut visit);
+    if archive.into_inner().exceeded {
+        return Err(TarError::TooLarge(bounds.max_inflated));
+    }
+    walked
+}
+
+/// What [`walk_tar_gz`] calls for each file.
+type TarVisitor<'v> = dyn FnMut(&Path, &mut dyn Read) -> Result<ControlFlow<()>, String> + 'v;
+
+fn walk_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    max_entries: usize,
+    visit: &mut TarVisitor<'_>,
+) -> Result<(), TarError> {
+    let malformed = |e: std::io::Error| TarError::Malformed(e.to_string());
+    for (index, entry) in archive.entries().map_err(malformed)?.enumerate() {
+        if index >= max_entries {
+            return Err(TarError::TooManyEntries(max_entries));
+        }
+        let mut entry = entry.map_err(malformed)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path: PathBuf = entry
+            .path()
+            .map_err(malformed)?
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect();
+        if visit(&path, &mut entry)
+            .map_err(TarError::Visitor)?
+            .is_break()
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads all of `entry` if it is at most `max` bytes, else `None` (having read `max + 1`).
+///
+/// # Errors
+/// The read fails.
+pub fn read_at_most(entry: &mut dyn Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    entry.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
+/// A reader failing once it has yielded `left` bytes (setting `exceeded`).
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            self.exceeded = true;
+            return Err(std::io::Error::other("the inflated size bound was reached"));
+        }
+        let max = usize::try_from(self.left).map_or(buf.len(), |left| left.min(buf.len()));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! and is CPU work, for a blocking thread (`Service::inspect_staged`).
 
 use std::io::Read;
-use std::path::{Component, Path};
+use std::ops::ControlFlow;
+use std::path::Path;
 
 use super::CargoError;
+use crate::archive::{TarBounds, TarError, read_at_most, walk_tar_gz};
 
 /// Inflated bytes read from a `.crate` at most (crates.io's own bound on unpacked crates).
 pub const MAX_INFLATED_BYTES: u64 = 512 * 1024 * 1024;
@@ -53,73 +55,46 @@ fn inspect_within(
     max_inflated: u64,
     max_entries: usize,
 ) -> Result<CrateContents, CargoError> {
-    let mut archive = tar::Archive::new(Bounded {
-        inner: flate2::read::GzDecoder::new(reader),
-        left: max_inflated,
-        exceeded: false,
-    });
-    let found = walk(&mut archive, name, vers, readme_file, max_entries);
-    if archive.into_inner().exceeded {
-        return Err(CargoError::InvalidCrate(format!(
-            "it inflates to more than {max_inflated} bytes"
-        )));
-    }
-    found
-}
-
-fn walk<R: Read>(
-    archive: &mut tar::Archive<R>,
-    name: &str,
-    vers: &str,
-    readme_file: Option<&str>,
-    max_entries: usize,
-) -> Result<CrateContents, CargoError> {
     let bad = |why: String| CargoError::InvalidCrate(why);
     let root = format!("{name}-{vers}");
     let readme_path = Path::new(&root).join(readme_file.unwrap_or("README.md"));
     let manifest_path = Path::new(&root).join("Cargo.toml");
     let mut manifest: Option<Vec<u8>> = None;
     let mut readme: Option<String> = None;
-    let entries = archive
-        .entries()
-        .map_err(|e| bad(format!("not a gzipped tarball: {e}")))?;
-    for (index, entry) in entries.enumerate() {
-        if index >= max_entries {
-            return Err(bad(format!("it has more than {max_entries} entries")));
-        }
-        let entry = entry.map_err(|e| bad(format!("not a gzipped tarball: {e}")))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry
-            .path()
-            .map_err(|e| bad(format!("unreadable entry path: {e}")))?
-            .into_owned();
-        let path: std::path::PathBuf = path
-            .components()
-            .filter(|c| !matches!(c, Component::CurDir))
-            .collect();
+    let bounds = TarBounds {
+        max_inflated,
+        max_entries,
+    };
+    let walked = walk_tar_gz(reader, bounds, |path, entry| {
         if manifest.is_none() && path == manifest_path {
-            let mut bytes = Vec::new();
-            entry
-                .take(MAX_MANIFEST_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| bad(format!("unreadable Cargo.toml: {e}")))?;
-            if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-                return Err(bad("its Cargo.toml is too large".to_owned()));
-            }
+            let bytes = read_at_most(entry, MAX_MANIFEST_BYTES)
+                .map_err(|e| format!("unreadable Cargo.toml: {e}"))?
+                .ok_or("its Cargo.toml is too large")?;
             manifest = Some(bytes);
         } else if readme.is_none() && path == readme_path {
             let mut bytes = Vec::new();
             entry
                 .take(MAX_README_BYTES)
                 .read_to_end(&mut bytes)
-                .map_err(|e| bad(format!("unreadable README: {e}")))?;
+                .map_err(|e| format!("unreadable README: {e}"))?;
             readme = Some(utf8_prefix(bytes));
         }
-        if manifest.is_some() && readme.is_some() {
-            break;
+        Ok(if manifest.is_some() && readme.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    });
+    match walked {
+        Ok(()) => {}
+        Err(TarError::TooLarge(max)) => {
+            return Err(bad(format!("it inflates to more than {max} bytes")));
         }
+        Err(TarError::TooManyEntries(max)) => {
+            return Err(bad(format!("it has more than {max} entries")));
+        }
+        Err(TarError::Malformed(e)) => return Err(bad(format!("not a gzipped tarball: {e}"))),
+        Err(TarError::Visitor(e)) => return Err(bad(e)),
     }
     let Some(manifest) = manifest else {
         return Err(bad(format!("it has no {root}/Cargo.toml")));
@@ -167,29 +142,6 @@ fn check_manifest(manifest: &[u8], name: &str, vers: &str) -> Result<(), CargoEr
         )));
     }
     Ok(())
-}
-
-/// A reader failing once it has yielded `left` bytes (setting `exceeded`).
-struct Bounded<R> {
-    inner: R,
-    left: u64,
-    exceeded: bool,
-}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            self.exceeded = true;
-            return Err(std::io::Error::other("the inflated size bound was reached"));
-        }
-        let max = usize::try_from(self.left).map_or(buf.len(), |left| left.min(buf.len()));
-        let n = self.inner.read(&mut buf[..max])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Component, Path};
 
 use base64::Engine as _;
@@ -11,6 +12,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha384};
 
 use super::{NpmError, parse_name, tarball_filename};
+use crate::archive::{TarBounds, TarError, read_at_most, walk_tar_gz};
 
 /// The largest `package.json` read out of a tarball.
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
@@ -369,29 +371,6 @@ impl Read for Digesting<'_> {
     }
 }
 
-/// A reader failing once it has yielded `left` bytes (setting `exceeded`).
-struct Capped<R> {
-    inner: R,
-    left: u64,
-    exceeded: bool,
-}
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            self.exceeded = true;
-            return Err(std::io::Error::other("the inflated size bound was reached"));
-        }
-        let max = usize::try_from(self.left).map_or(buf.len(), |left| left.min(buf.len()));
-        let n = self.inner.read(&mut buf[..max])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
 /// Reads and parses the first `<top dir>/package.json` of a gzipped tarball.
 fn read_package_json<R: Read>(tgz: R) -> Result<Value, NpmError> {
     read_package_json_within(tgz, MAX_INFLATED_BYTES, MAX_TAR_ENTRIES)
@@ -403,56 +382,39 @@ fn read_package_json_within<R: Read>(
     max_inflated: u64,
     max_entries: usize,
 ) -> Result<Value, NpmError> {
-    let mut archive = tar::Archive::new(Capped {
-        inner: flate2::read::GzDecoder::new(tgz),
-        left: max_inflated,
-        exceeded: false,
-    });
-    let found = find_package_json(&mut archive, max_entries);
-    if archive.into_inner().exceeded {
-        return Err(NpmError::InvalidTarball(format!(
-            "no package/package.json in its first {max_inflated} bytes"
-        )));
-    }
-    found
-}
-
-fn find_package_json<R: Read>(
-    archive: &mut tar::Archive<R>,
-    max_entries: usize,
-) -> Result<Value, NpmError> {
     let bad = |why: String| NpmError::InvalidTarball(why);
-    let entries = archive
-        .entries()
-        .map_err(|e| bad(format!("not a gzipped tar: {e}")))?;
-    for (index, entry) in entries.enumerate() {
-        if index >= max_entries {
+    let mut found = None;
+    let bounds = TarBounds {
+        max_inflated,
+        max_entries,
+    };
+    let walked = walk_tar_gz(tgz, bounds, |path, entry| {
+        if !is_top_level_package_json(path) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let bytes = read_at_most(entry, MAX_MANIFEST_BYTES)
+            .map_err(|e| format!("unreadable package.json: {e}"))?
+            .ok_or("package.json is too large")?;
+        found = Some(bytes);
+        Ok(ControlFlow::Break(()))
+    });
+    match walked {
+        Ok(()) => {}
+        Err(TarError::TooLarge(max)) => {
             return Err(bad(format!(
-                "no package/package.json in its first {max_entries} entries"
+                "no package/package.json in its first {max} bytes"
             )));
         }
-        let entry = entry.map_err(|e| bad(format!("unreadable entry: {e}")))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
+        Err(TarError::TooManyEntries(max)) => {
+            return Err(bad(format!(
+                "no package/package.json in its first {max} entries"
+            )));
         }
-        let path = entry
-            .path()
-            .map_err(|e| bad(format!("unreadable entry path: {e}")))?;
-        if !is_top_level_package_json(&path) {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        entry
-            .take(MAX_MANIFEST_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| bad(format!("unreadable package.json: {e}")))?;
-        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(bad("package.json is too large".into()));
-        }
-        return serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("package.json is not JSON: {e}")));
+        Err(TarError::Malformed(e)) => return Err(bad(format!("not a gzipped tar: {e}"))),
+        Err(TarError::Visitor(e)) => return Err(bad(e)),
     }
-    Err(bad("no package/package.json".into()))
+    let bytes = found.ok_or_else(|| bad("no package/package.json".into()))?;
+    serde_json::from_slice(&bytes).map_err(|e| bad(format!("package.json is not JSON: {e}")))
 }
 
 fn is_top_level_package_json(path: &Path) -> bool {
