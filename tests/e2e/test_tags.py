@@ -84,9 +84,15 @@ def test_fifty_tags_per_resource_and_no_more(client, tagged_arn):
 def test_more_than_fifty_tags_in_one_call_is_refused(client, domain):
     client.create_repository(domain=domain, repository="repo")
     arn = repository_arn(domain, "repo")
-    expect_error(client, "ServiceQuotaExceededException", 402, client.tag_resource,
-                 resourceArn=arn, tags=[{"key": f"k{i:02d}", "value": "v"} for i in range(51)])
+    error = expect_error(client, "ServiceQuotaExceededException", 402, client.tag_resource,
+                         resourceArn=arn, tags=[{"key": f"k{i:02d}", "value": "v"} for i in range(51)])
+    # the model's ResourceType has no "tag": the full resource is named (compatibility 74)
+    assert (error.get("resourceType"), error.get("resourceId")) == ("repository", "repo"), error
     assert listed(client, arn) == {}
+    domain_arn = client.describe_domain(domain=domain)["domain"]["arn"]
+    error = expect_error(client, "ServiceQuotaExceededException", 402, client.tag_resource,
+                         resourceArn=domain_arn, tags=[{"key": f"k{i:02d}", "value": "v"} for i in range(51)])
+    assert (error.get("resourceType"), error.get("resourceId")) == ("domain", domain), error
 
 
 def test_deleting_a_repository_drops_its_tags(client, domain):

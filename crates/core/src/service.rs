@@ -697,7 +697,20 @@ impl Service {
         check_unique_tag_keys(&tags)?;
         let resource = self.tagged_resource(arn)?;
         let limit = self.config.quotas.tags_per_resource;
-        Self::with_resource(arn, self.store.tag_resource(&resource, &tags, limit).await)
+        let result = self.store.tag_resource(&resource, &tags, limit).await;
+        if let Err(reliquary_store::StoreError::QuotaExceeded { limit, .. }) = result {
+            // The model's ResourceType has no `tag`: name the resource that is full of tags.
+            let (resource_type, resource_id) = match &resource {
+                TaggedResource::Domain(key) => ("domain", key.name.to_string()),
+                TaggedResource::Repository(_, name) => ("repository", name.to_string()),
+            };
+            return Err(Error::QuotaExceeded {
+                resource_type: Some(resource_type),
+                resource_id: Some(resource_id),
+                message: format!("The resource {arn} already has the most tags allowed, {limit}"),
+            });
+        }
+        Self::with_resource(arn, result)
     }
 
     /// # Errors
