@@ -258,3 +258,31 @@ def test_an_encoded_path_segment_never_moves_the_split(kit, tmp_path):
     assert encoded != npm.registry
     response = http_get(f"{encoded}demo", npm.token)
     assert response.status_code == 200 and response.json()["name"] == "demo"
+
+
+def test_an_external_file_is_fetched_only_under_its_own_version_and_from_the_connections_host(kit, stub):
+    """Abuse suite items 1 and 5: a PyPI file asked under a version its filename does not name (or
+    one the model's pattern refuses) is not fetched or ingested (compatibility K5); a page naming a
+    file on another host (here `localhost` for the stub's 127.0.0.1) is not followed (K6)."""
+    client, domain = kit
+    name = unique("ing")
+    stub.pypi_project(name, "1.0")
+    endpoint, token = pypi_endpoint(client, domain, "pypi-store"), auth_token(client, domain)
+    remote = make_wheel(name, "1.0").filename
+    stub.forget()
+    for version in ("9.9.9", "1.0%20%3Cb%3E"):
+        assert http_get(f"{endpoint}files/{name}/{version}/{remote}", token).status_code in (400, 404)
+    assert stub.asked("/files/") == [], "nothing is fetched under another version"
+    assert pypi_versions_in(client, domain, "pypi-store", name) == {}
+
+    elsewhere = unique("far")
+    wheel = make_wheel(elsewhere, "1.0")
+    port = stub.url.rsplit(":", 1)[1]
+    page = {"meta": {"api-version": "1.0"}, "name": elsewhere,
+            "files": [{"filename": wheel.filename, "url": f"http://localhost:{port}/files/{wheel.filename}",
+                       "hashes": {"sha256": wheel.sha256}}]}
+    stub.put(f"/simple/{elsewhere}/", json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json")
+    stub.put(f"/files/{wheel.filename}", wheel.content, "application/octet-stream")
+    stub.forget()
+    assert http_get(f"{endpoint}files/{elsewhere}/1.0/{wheel.filename}", token).status_code == 404
+    assert stub.asked("/files/") == [], "a file on a host not configured for the connection is not fetched"

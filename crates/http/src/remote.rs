@@ -10,40 +10,82 @@ use reliquary_core::kit::{
 };
 use reliquary_types::ExternalConnection;
 
-/// Where one external connection points, and the token it sends (as `Bearer`), if any.
+/// Where one external connection points, the token it sends (as `Bearer`), if any, and the
+/// other origins (`scheme://host[:port]`) its documents may name files on (PyPI's pages name
+/// `https://files.pythonhosted.org`). Nothing is fetched from, or redirected to, any other.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub url: String,
     pub token: Option<String>,
+    pub file_origins: Vec<String>,
 }
 
-/// External registries reached over HTTP.
+impl Upstream {
+    /// Whether `url` is on the connection's own origin or one of its file origins.
+    fn allows(&self, url: &str) -> bool {
+        let wanted = origin(url);
+        wanted.eq_ignore_ascii_case(origin(&self.url))
+            || self
+                .file_origins
+                .iter()
+                .any(|allowed| wanted.eq_ignore_ascii_case(allowed.trim_end_matches('/')))
+    }
+}
+
+/// Redirects followed at most for one request.
+const MAX_REDIRECTS: usize = 5;
+
+/// External registries reached over HTTP: one client per connection, whose redirects stay on
+/// that connection's origins.
 #[derive(Debug, Clone)]
 pub struct RemoteRegistries {
-    client: reqwest::Client,
-    upstreams: HashMap<ExternalConnection, Upstream>,
+    upstreams: HashMap<ExternalConnection, (Upstream, reqwest::Client)>,
 }
 
 impl RemoteRegistries {
     /// # Errors
-    /// The HTTP client cannot be built.
+    /// An HTTP client cannot be built.
     pub fn new(upstreams: HashMap<ExternalConnection, Upstream>) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .read_timeout(std::time::Duration::from_secs(60))
-            .user_agent(concat!("reliquary/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client, upstreams })
+        let upstreams = upstreams
+            .into_iter()
+            .map(|(connection, upstream)| {
+                let allowed = upstream.clone();
+                let policy = reqwest::redirect::Policy::custom(move |attempt| {
+                    if attempt.previous().len() >= MAX_REDIRECTS {
+                        attempt.error("too many redirects")
+                    } else if allowed.allows(attempt.url().as_str()) {
+                        attempt.follow()
+                    } else {
+                        attempt.error("a redirect to a host not configured for the connection")
+                    }
+                });
+                let client = reqwest::Client::builder()
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .read_timeout(std::time::Duration::from_secs(60))
+                    .redirect(policy)
+                    .user_agent(concat!("reliquary/", env!("CARGO_PKG_VERSION")))
+                    .build()?;
+                Ok((connection, (upstream, client)))
+            })
+            .collect::<Result<_, reqwest::Error>>()?;
+        Ok(Self { upstreams })
     }
 
-    fn upstream(&self, connection: ExternalConnection) -> Result<&Upstream, ExternalError> {
+    fn upstream(
+        &self,
+        connection: ExternalConnection,
+    ) -> Result<&(Upstream, reqwest::Client), ExternalError> {
         self.upstreams.get(&connection).ok_or_else(|| {
             ExternalError::Unavailable(format!("{} is not configured", connection.name()))
         })
     }
 
-    fn request(&self, upstream: &Upstream, url: &str) -> reqwest::RequestBuilder {
-        let request = self.client.get(url);
+    fn request(
+        client: &reqwest::Client,
+        upstream: &Upstream,
+        url: &str,
+    ) -> reqwest::RequestBuilder {
+        let request = client.get(url);
         // The token is only for the configured registry's host, never for another one.
         match &upstream.token {
             Some(token) if origin(url) == origin(&upstream.url) => request.bearer_auth(token),
@@ -71,14 +113,26 @@ impl ExternalRegistry for RemoteRegistries {
         connection: ExternalConnection,
         request: ExternalRequest<'_>,
     ) -> Result<ExternalResponse, ExternalError> {
-        let upstream = self.upstream(connection)?;
+        let (upstream, client) = self.upstream(connection)?;
         let url = match request.target {
             Target::Path(path) => format!("{}/{path}", upstream.url.trim_end_matches('/')),
-            Target::Url(url) => url.to_owned(),
+            Target::Url(url) if upstream.allows(url) => url.to_owned(),
+            // A document naming a file elsewhere (another host, a loopback or internal address)
+            // is not followed: the connection reaches only the hosts configured for it.
+            Target::Url(url) => {
+                tracing::warn!(
+                    connection = connection.name(),
+                    url,
+                    "not fetched: a host not configured for the connection"
+                );
+                return Err(ExternalError::Unavailable(format!(
+                    "{url} is not on a host configured for {}",
+                    connection.name()
+                )));
+            }
         };
-        let mut builder = self
-            .request(upstream, &url)
-            .header(reqwest::header::ACCEPT, request.accept);
+        let mut builder =
+            Self::request(client, upstream, &url).header(reqwest::header::ACCEPT, request.accept);
         if let Some(etag) = request.if_none_match {
             builder = builder.header(reqwest::header::IF_NONE_MATCH, etag);
         }
@@ -133,5 +187,19 @@ mod tests {
             "https://registry.npmjs.org"
         );
         assert_eq!(super::origin("https://a.example/b"), "https://a.example");
+    }
+
+    #[test]
+    fn files_are_fetched_from_the_connection_and_its_file_origins_only() {
+        let upstream = super::Upstream {
+            url: "https://pypi.org/simple".to_owned(),
+            token: None,
+            file_origins: vec!["https://files.pythonhosted.org/".to_owned()],
+        };
+        assert!(upstream.allows("https://pypi.org/simple/x/"));
+        assert!(upstream.allows("https://FILES.pythonhosted.org/packages/a.whl"));
+        assert!(!upstream.allows("http://pypi.org/simple/x/"));
+        assert!(!upstream.allows("https://pypi.org.evil.example/x"));
+        assert!(!upstream.allows("http://127.0.0.1:8080/internal/admin"));
     }
 }

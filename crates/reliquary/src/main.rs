@@ -217,7 +217,29 @@ fn remote_registries() -> anyhow::Result<reliquary_http::RemoteRegistries> {
             var(format!("RELIQUARY_EXTERNAL_{suffix}_URL")).or(default.map(str::to_owned))
         {
             let token = var(format!("RELIQUARY_EXTERNAL_{suffix}_TOKEN"));
-            upstreams.insert(connection, reliquary_http::Upstream { url, token });
+            // Other hosts the registry's documents may name files on: configured, or for the
+            // public registry itself its known file host.
+            let file_origins = match var(format!("RELIQUARY_EXTERNAL_{suffix}_FILE_ORIGINS")) {
+                Some(list) => list.split(',').map(|o| o.trim().to_owned()).collect(),
+                None if default.is_some_and(|d| d == url) => match connection {
+                    reliquary_types::ExternalConnection::Pypi => {
+                        vec!["https://files.pythonhosted.org".to_owned()]
+                    }
+                    reliquary_types::ExternalConnection::CratesIo => {
+                        vec!["https://static.crates.io".to_owned()]
+                    }
+                    _ => Vec::new(),
+                },
+                None => Vec::new(),
+            };
+            upstreams.insert(
+                connection,
+                reliquary_http::Upstream {
+                    url,
+                    token,
+                    file_origins,
+                },
+            );
         }
     }
     Ok(reliquary_http::RemoteRegistries::new(upstreams)?)
