@@ -2,6 +2,7 @@
 //! rendering what it reads), its rules on the core's format kit, and its endpoint on the HTTP
 //! half of the kit. Adding a format is one folder and one line in [`all`].
 
+pub mod maven;
 pub mod npm;
 pub mod pypi;
 
@@ -10,5 +11,9 @@ use reliquary_http::endpoint::FormatEndpoint;
 /// Every format the server serves: the registration list.
 #[must_use]
 pub fn all() -> Vec<Box<dyn FormatEndpoint>> {
-    vec![Box::new(npm::Npm), Box::new(pypi::Pypi)]
+    vec![
+        Box::new(npm::Npm),
+        Box::new(pypi::Pypi),
+        Box::new(maven::Maven),
+    ]
 }

@@ -1,0 +1,647 @@
+//! Maven's rules over the format kit: files deployed one `PUT` at a time into a version that
+//! stays Unfinished until a `maven-metadata.xml` naming it arrives, checksum sidecars checked
+//! against the stored hashes, `maven-metadata.xml` generated from the repository's view (its
+//! upstreams and external connections included), files resolved through upstreams (retained)
+//! and the `public:maven-*` connections (ingested; SNAPSHOTs never).
+
+use bytes::Bytes;
+use futures::TryStreamExt as _;
+use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource, Staged};
+use reliquary_core::{AssetDownload, Error, Result, Service};
+use reliquary_store::{PublishAsset, RepositoryKey, ResourceKind, StoreError, VersionWithAssets};
+use reliquary_types::{
+    Asset, ExternalConnection, PackageFormat, PackageKey, Timestamp, VersionMetadata, VersionStatus,
+};
+
+use super::{
+    self as format, Build, Checksum, MAX_METADATA_BYTES, MAX_POM_BYTES, METADATA, MavenError,
+};
+
+/// Maven's rules as the shared operations see them (the defaults).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MavenRules;
+
+impl FormatRules for MavenRules {
+    fn format(&self) -> PackageFormat {
+        PackageFormat::Maven
+    }
+}
+
+/// How many times a POM's metadata is written again when a concurrent deploy changed the
+/// version in between.
+const METADATA_ATTEMPTS: u32 = 4;
+
+pub(super) fn maven_key(group: &str, artifact: &str) -> PackageKey {
+    PackageKey {
+        format: PackageFormat::Maven,
+        namespace: Some(group.to_owned()),
+        name: artifact.to_owned(),
+    }
+}
+
+fn invalid(e: &MavenError) -> Error {
+    Error::validation(e.to_string())
+}
+
+fn not_found(what: &str) -> Error {
+    Error::not_found(
+        ResourceKind::Package,
+        what,
+        format!("{what} is not in this repository"),
+    )
+}
+
+/// `yyyyMMddHHmmss` (UTC) of a timestamp, as `lastUpdated` has it.
+fn last_updated(at: Timestamp) -> String {
+    let format = time::macros::format_description!("[year][month][day][hour][minute][second]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.0) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "19700101000000".to_owned())
+}
+
+/// The directory of a version (or of the artifact, without one) in the repository layout.
+fn directory(key: &PackageKey, version: Option<&str>) -> String {
+    let group = key
+        .namespace
+        .as_deref()
+        .unwrap_or_default()
+        .replace('.', "/");
+    match version {
+        Some(version) => format!("{group}/{}/{version}", key.name),
+        None => format!("{group}/{}", key.name),
+    }
+}
+
+/// Whether a coordinate can be asked of an external repository: what a path segment may hold.
+fn askable(key: &PackageKey) -> bool {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            && !s.starts_with('.')
+            && !s.contains("..")
+    };
+    ok(key.namespace.as_deref().unwrap_or_default()) && ok(&key.name)
+}
+
+/// The versions an external repository's artifact-level `maven-metadata.xml` lists (cached
+/// by the kit), SNAPSHOTs left out; `Ok(None)` when it does not know the artifact.
+async fn remote_versions(
+    service: &Service,
+    connection: ExternalConnection,
+    key: &PackageKey,
+) -> std::result::Result<Option<format::ArtifactMetadata>, String> {
+    if !askable(key) {
+        return Ok(None);
+    }
+    let path = format!("{}/{METADATA}", directory(key, None));
+    let Some(document) = service
+        .external_document(connection, &path, "application/xml", MAX_METADATA_BYTES)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let body = document.body;
+    let mut parsed = tokio::task::spawn_blocking(move || format::parse_metadata(&body))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    parsed.versions.retain(|v| !format::is_snapshot(v));
+    Ok(Some(parsed))
+}
+
+/// The artifact-level listing: Published versions (their `lastUpdated`), then what external
+/// repositories list.
+struct Versions;
+
+#[async_trait::async_trait]
+impl MergeSource for Versions {
+    type Version = Option<String>;
+
+    fn stored(&self, _: &RepositoryKey, stored: VersionWithAssets) -> Option<Option<String>> {
+        (stored.version.status == VersionStatus::Published)
+            .then(|| Some(last_updated(stored.version.published)))
+    }
+
+    async fn external(
+        &self,
+        service: &Service,
+        connection: ExternalConnection,
+        key: &PackageKey,
+    ) -> std::result::Result<Option<ExternalVersions<Option<String>>>, String> {
+        let Some(metadata) = remote_versions(service, connection, key).await? else {
+            return Ok(None);
+        };
+        let updated = metadata.last_updated;
+        Ok(Some(ExternalVersions {
+            versions: metadata
+                .versions
+                .into_iter()
+                .map(|v| (v, updated.clone()))
+                .collect(),
+            dist_tags: Vec::new(),
+        }))
+    }
+}
+
+/// The artifact-level `maven-metadata.xml` as the repository sees the artifact: its own and
+/// its upstreams' Published versions and those of external repositories, in Maven order.
+///
+/// # Errors
+/// `NotFound` when no repository of the graph has a Published version of it.
+pub async fn artifact_metadata(
+    service: &Service,
+    repository: &RepositoryKey,
+    group: &str,
+    artifact: &str,
+) -> Result<Vec<u8>> {
+    let key = maven_key(group, artifact);
+    let missing = || not_found(&format!("{group}:{artifact}"));
+    let merged = service
+        .merged_listing(repository, &key, None, false, &Versions)
+        .await?
+        .ok_or_else(missing)?;
+    if merged.versions.is_empty() {
+        return Err(missing());
+    }
+    let updated = merged
+        .versions
+        .values()
+        .flatten()
+        .max()
+        .cloned()
+        .unwrap_or_else(|| "19700101000000".to_owned());
+    let mut versions: Vec<String> = merged.versions.into_keys().collect();
+    versions.sort_by(|a, b| format::compare_versions(a, b));
+    Ok(format::render_artifact_metadata(group, artifact, &versions, &updated).into_bytes())
+}
+
+/// A SNAPSHOT version's file names, Published only; never from external repositories.
+struct Builds;
+
+#[async_trait::async_trait]
+impl MergeSource for Builds {
+    type Version = Vec<String>;
+
+    fn stored(&self, _: &RepositoryKey, stored: VersionWithAssets) -> Option<Vec<String>> {
+        (stored.version.status == VersionStatus::Published)
+            .then(|| stored.assets.into_iter().map(|a| a.name).collect())
+    }
+
+    async fn external(
+        &self,
+        _: &Service,
+        _: ExternalConnection,
+        _: &PackageKey,
+    ) -> std::result::Result<Option<ExternalVersions<Vec<String>>>, String> {
+        Ok(None)
+    }
+}
+
+/// The SNAPSHOT-version-level `maven-metadata.xml`: the newest timestamped build among the
+/// version's files and each file of that build.
+///
+/// # Errors
+/// `NotFound` when the repository's view has no Published SNAPSHOT build of it.
+pub async fn version_metadata(
+    service: &Service,
+    repository: &RepositoryKey,
+    group: &str,
+    artifact: &str,
+    version: &str,
+) -> Result<Vec<u8>> {
+    let key = maven_key(group, artifact);
+    let missing = || not_found(&format!("{group}:{artifact}:{version}"));
+    let mut merged = service
+        .merged_listing(repository, &key, None, true, &Builds)
+        .await?
+        .ok_or_else(missing)?;
+    let names = merged.versions.remove(version).ok_or_else(missing)?;
+    let builds: Vec<(Build, &str)> = names
+        .iter()
+        .filter_map(|name| format::snapshot_build(name, artifact, version))
+        .collect();
+    let newest = builds
+        .iter()
+        .map(|(b, _)| b)
+        .max()
+        .cloned()
+        .ok_or_else(missing)?;
+    let files: Vec<format::SnapshotFile> = builds
+        .iter()
+        .filter(|(b, _)| *b == newest)
+        .map(|(_, tail)| format::xml::classifier_and_extension(tail))
+        .collect();
+    Ok(format::render_version_metadata(group, artifact, version, &newest, &files).into_bytes())
+}
+
+/// Where files come from when neither the repository nor its upstreams have them.
+struct Files;
+
+#[async_trait::async_trait]
+impl Ingest for Files {
+    async fn fetch(
+        &self,
+        service: &Service,
+        connection: ExternalConnection,
+        key: &PackageKey,
+        version: &str,
+        asset: &str,
+    ) -> Result<Option<Ingested>> {
+        if format::is_snapshot(version) || !askable(key) {
+            return Ok(None);
+        }
+        // The file's SHA-1 sidecar gives the digest its bytes must have, and the URL that
+        // answered for it the file's own.
+        let path = format!("{}/{asset}.sha1", directory(key, Some(version)));
+        let sidecar = match service
+            .external_document(connection, &path, "text/plain", 1024)
+            .await
+        {
+            Ok(Some(document)) => document,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, package = %key, "external repository unavailable");
+                return Ok(None);
+            }
+        };
+        let Some(expected) = Checksum::Sha1.parse_body(&sidecar.body) else {
+            tracing::warn!(package = %key, asset, "external checksum sidecar is not a SHA-1");
+            return Ok(None);
+        };
+        let Some(url) = sidecar.url.strip_suffix(".sha1") else {
+            return Ok(None);
+        };
+        let Some(fetched) = service
+            .fetch_external_file(connection, url, asset, |hashes| hashes.sha1 == expected)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let metadata = if asset.ends_with(".pom") {
+            match read_pom(service, &fetched).await {
+                Ok(pom) => pom.metadata,
+                Err(e) => {
+                    tracing::warn!(error = %e, package = %key, "external POM not read");
+                    default_metadata(key)
+                }
+            }
+        } else {
+            default_metadata(key)
+        };
+        Ok(Some(Ingested {
+            assets: vec![fetched],
+            metadata,
+        }))
+    }
+}
+
+fn default_metadata(key: &PackageKey) -> VersionMetadata {
+    VersionMetadata {
+        display_name: Some(key.name.clone()),
+        ..VersionMetadata::default()
+    }
+}
+
+async fn read_pom(service: &Service, asset: &Asset) -> Result<format::Pom> {
+    if asset.size > MAX_POM_BYTES {
+        return Err(Error::validation("The POM is too large to read"));
+    }
+    let bytes: Vec<u8> = service
+        .open_blob(asset)
+        .await?
+        .into_stream()
+        .try_fold(Vec::new(), |mut all, chunk| async move {
+            all.extend_from_slice(&chunk);
+            Ok(all)
+        })
+        .await
+        .map_err(|e| Error::Internal {
+            message: format!("reading a POM: {e}"),
+        })?;
+    tokio::task::spawn_blocking(move || format::parse_pom(&bytes))
+        .await
+        .map_err(|e| Error::Internal {
+            message: format!("parsing a POM: {e}"),
+        })?
+        .map_err(|e| invalid(&e))
+}
+
+/// A file of a version, resolved by the kit: this repository, its upstreams (retained), then
+/// its external connection (ingested).
+///
+/// # Errors
+/// `NotFound`.
+pub async fn file(
+    service: &Service,
+    repository: &RepositoryKey,
+    group: &str,
+    artifact: &str,
+    version: &str,
+    file: &str,
+) -> Result<AssetDownload> {
+    let key = maven_key(group, artifact);
+    service
+        .resolve_asset(repository, &key, version, file, &Files)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => {
+                not_found(&format!("{}/{file}", directory(&key, Some(version))))
+            }
+            other => other,
+        })
+}
+
+/// Coordinates a deployed file belongs to.
+pub struct Coordinates<'a> {
+    pub group: &'a str,
+    pub artifact: &'a str,
+    pub version: &'a str,
+}
+
+/// Publishes one deployed file as an asset of its version (created Unfinished): a POM
+/// (`artifact-version.pom`) must be a POM of these coordinates, and its description fields
+/// and dependencies become the version's metadata. The staged upload is discarded when
+/// anything is refused.
+///
+/// # Errors
+/// `Validation` (a POM that is not one, or of other coordinates), `Conflict` (different
+/// content under an existing name, the version exists upstream), `AccessDenied` (publish
+/// BLOCK), `QuotaExceeded`.
+pub async fn deploy_file(
+    service: &Service,
+    repository: &RepositoryKey,
+    at: &Coordinates<'_>,
+    file: &str,
+    upload: Staged,
+) -> Result<()> {
+    let key = maven_key(at.group, at.artifact);
+    let checked = async {
+        service.check_publish(repository, &key, at.version).await?;
+        if is_pom(file, at) {
+            check_pom(service, &upload, at).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    .await;
+    let pom = match checked {
+        Ok(pom) => pom,
+        Err(e) => {
+            service.discard(upload).await;
+            return Err(e);
+        }
+    };
+    let asset = service.commit(&upload, file).await?;
+    let metadata = pom.clone().unwrap_or_else(|| default_metadata(&key));
+    let published = service
+        .publish_asset(PublishAsset {
+            repository: repository.clone(),
+            package: key.clone(),
+            version: at.version.to_owned(),
+            asset,
+            unfinished: true,
+            metadata,
+            now: Timestamp::now(),
+            max_assets_per_version: service.config().quotas.assets_per_version,
+            append_to_published: true,
+            new_version_only: false,
+        })
+        .await?;
+    if let Some(metadata) = pom
+        && published.version.metadata != metadata
+    {
+        set_metadata(service, repository, &key, at.version, metadata).await?;
+    }
+    Ok(())
+}
+
+/// The main POM of the version (not `-classifier.pom` files).
+fn is_pom(file: &str, at: &Coordinates<'_>) -> bool {
+    let Some(rest) = file
+        .strip_prefix(at.artifact)
+        .and_then(|r| r.strip_prefix('-'))
+    else {
+        return false;
+    };
+    if rest.strip_prefix(at.version) == Some(".pom") {
+        return true;
+    }
+    format::snapshot_build(file, at.artifact, at.version).is_some_and(|(_, tail)| tail == ".pom")
+}
+
+async fn check_pom(
+    service: &Service,
+    upload: &Staged,
+    at: &Coordinates<'_>,
+) -> Result<VersionMetadata> {
+    if upload.size() > MAX_POM_BYTES {
+        return Err(Error::validation(format!(
+            "The POM exceeds {MAX_POM_BYTES} bytes"
+        )));
+    }
+    let pom = service
+        .inspect_staged(upload, |reader| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(reader, MAX_POM_BYTES + 1),
+                &mut bytes,
+            )
+            .map_err(|e| MavenError::InvalidDocument {
+                document: "POM",
+                reason: e.to_string(),
+            })?;
+            format::parse_pom(&bytes)
+        })
+        .await?
+        .map_err(|e| invalid(&e))?;
+    let matches =
+        |found: Option<&str>, wanted: &str| found.is_some_and(|f| f == wanted || f.contains("${"));
+    if !matches(pom.group.as_deref(), at.group)
+        || pom.artifact.as_deref() != Some(at.artifact)
+        || !matches(pom.version.as_deref(), at.version)
+    {
+        return Err(invalid(&MavenError::Mismatch(format!(
+            "The POM's coordinates {}:{}:{} do not match the path's {}:{}:{}",
+            pom.group.as_deref().unwrap_or("?"),
+            pom.artifact.as_deref().unwrap_or("?"),
+            pom.version.as_deref().unwrap_or("?"),
+            at.group,
+            at.artifact,
+            at.version
+        ))));
+    }
+    Ok(pom.metadata)
+}
+
+async fn set_metadata(
+    service: &Service,
+    repository: &RepositoryKey,
+    key: &PackageKey,
+    version: &str,
+    metadata: VersionMetadata,
+) -> Result<()> {
+    for _ in 0..METADATA_ATTEMPTS {
+        let Some(current) = service.store().version(repository, key, version).await? else {
+            return Ok(());
+        };
+        if current.version.metadata == metadata {
+            return Ok(());
+        }
+        match service
+            .store()
+            .update_version_metadata(
+                repository,
+                key,
+                version,
+                &current.version.revision,
+                metadata.clone(),
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Contention) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(Error::Conflict {
+        resource_type: Some(ResourceKind::PackageVersion.as_str()),
+        resource_id: Some(version.to_owned()),
+        message: "The version was changed concurrently by other requests; retry the request"
+            .to_owned(),
+    })
+}
+
+/// A deployed checksum sidecar: its digest must be the stored file's. Nothing is stored.
+///
+/// # Errors
+/// `Validation` (not a digest, or not the file's), `NotFound` (no such file deployed).
+pub async fn check_sidecar(
+    service: &Service,
+    repository: &RepositoryKey,
+    at: &Coordinates<'_>,
+    file: &str,
+    checksum: Checksum,
+    body: &[u8],
+) -> Result<()> {
+    let sent = checksum.parse_body(body).ok_or_else(|| {
+        Error::validation(format!(
+            "The {file}{} body is not a {}-character hex digest",
+            checksum.suffix(),
+            checksum.hex_len()
+        ))
+    })?;
+    let key = maven_key(at.group, at.artifact);
+    let asset = service
+        .store()
+        .version(repository, &key, at.version)
+        .await?
+        .and_then(|v| v.assets.into_iter().find(|a| a.name == file))
+        .ok_or_else(|| {
+            Error::not_found(
+                ResourceKind::Asset,
+                file,
+                format!("{file} has not been deployed; deploy it before its checksum"),
+            )
+        })?;
+    if checksum.of(&asset.hashes) != sent {
+        return Err(Error::validation(format!(
+            "The {} checksum sent for {file} does not match the deployed file",
+            &checksum.suffix()[1..]
+        )));
+    }
+    Ok(())
+}
+
+/// A deployed `maven-metadata.xml` (artifact level, or a SNAPSHOT version's): it must be a
+/// metadata document of these coordinates. It is not stored (the server generates its own);
+/// each Unfinished version of this repository that it names becomes Published.
+///
+/// # Errors
+/// `Validation` (not a metadata document, other coordinates), store failures.
+pub async fn deploy_metadata(
+    service: &Service,
+    repository: &RepositoryKey,
+    group: &str,
+    artifact: &str,
+    version: Option<&str>,
+    body: Bytes,
+) -> Result<()> {
+    let parsed = tokio::task::spawn_blocking(move || format::parse_metadata(&body))
+        .await
+        .map_err(|e| Error::Internal {
+            message: format!("parsing maven-metadata.xml: {e}"),
+        })?
+        .map_err(|e| invalid(&e))?;
+    let differs = |found: Option<&str>, wanted: &str| found.is_some_and(|f| f != wanted);
+    if differs(parsed.group.as_deref(), group)
+        || differs(parsed.artifact.as_deref(), artifact)
+        || version.is_some_and(|v| differs(parsed.version.as_deref(), v))
+    {
+        return Err(invalid(&MavenError::Mismatch(format!(
+            "The maven-metadata.xml names {}:{}, not the path's {group}:{artifact}",
+            parsed.group.as_deref().unwrap_or("?"),
+            parsed.artifact.as_deref().unwrap_or("?"),
+        ))));
+    }
+    let key = maven_key(group, artifact);
+    let mut named: Vec<String> = parsed.versions;
+    named.extend(parsed.version);
+    named.extend(version.map(str::to_owned));
+    named.sort();
+    named.dedup();
+    for name in named {
+        let Some(found) = service.store().version(repository, &key, &name).await? else {
+            continue;
+        };
+        if found.version.status != VersionStatus::Unfinished {
+            continue;
+        }
+        let Some(asset) = found.assets.into_iter().next() else {
+            continue;
+        };
+        // Publishing one of its assets again, without `unfinished`, finishes the version.
+        service
+            .publish_asset(PublishAsset {
+                repository: repository.clone(),
+                package: key.clone(),
+                version: name.clone(),
+                asset,
+                unfinished: false,
+                metadata: default_metadata(&key),
+                now: Timestamp::now(),
+                max_assets_per_version: service.config().quotas.assets_per_version,
+                append_to_published: true,
+                new_version_only: false,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_updated_is_fourteen_digits_utc() {
+        assert_eq!(last_updated(Timestamp(0)), "19700101000000");
+        assert_eq!(last_updated(Timestamp(1_795_910_400_000)), "20261129000000");
+    }
+
+    #[test]
+    fn only_layout_safe_coordinates_are_asked_of_an_external_repository() {
+        assert!(askable(&maven_key("com.google.guava", "guava")));
+        for (group, artifact) in [
+            ("", "a"),
+            ("a/b", "c"),
+            ("..", "a"),
+            ("a", "b?c"),
+            ("a", ""),
+        ] {
+            assert!(!askable(&maven_key(group, artifact)), "{group}:{artifact}");
+        }
+    }
+}
