@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import BACKENDS, make_client, running_server_with_env, unique
+from support import BACKENDS, make_client, running_server_with_env, unique, write_config
 
 MVN = shutil.which("mvn")
 PLUGIN_REPO = Path("/usr/share/maven-repo")
@@ -33,6 +33,7 @@ GROUP = "com.example.e2e"
 GROUP_PATH = GROUP.replace(".", "/")
 LIB = "greeter"
 TIMEOUT = 30
+ASSET_SIZE_LIMIT = 1_000_000  # the module's server: a file over it is refused
 
 needs_mvn = pytest.mark.skipif(MVN is None, reason="mvn is not installed")
 
@@ -94,7 +95,10 @@ def central(tmp_path_factory):
 def mserver(request, tmp_path_factory, central):
     url, _ = central
     workdir = tmp_path_factory.mktemp(f"maven-{request.param}")
-    with running_server_with_env(request.param, workdir, RELIQUARY_EXTERNAL_MAVEN_CENTRAL_URL=url) as running:
+    config = write_config(workdir / "reliquary.toml",
+                          {"domains_per_account": 1000, "asset_size_bytes": ASSET_SIZE_LIMIT})
+    with running_server_with_env(request.param, workdir, RELIQUARY_EXTERNAL_MAVEN_CENTRAL_URL=url,
+                                 RELIQUARY_CONFIG=str(config)) as running:
         yield running
 
 
@@ -408,6 +412,7 @@ def test_bad_input_is_refused_and_nothing_is_half_stored(mclient, mdomain):
     refused(meta, b"{}")
     refused(meta, f"<metadata><groupId>{GROUP}</groupId><artifactId>other</artifactId></metadata>".encode())
     assert put(f"{directory}{LIB}-1.0.jar.sha1", token, b"0" * 40).status_code == 404
+    refused(f"{directory}{LIB}-1.0.jar", b"x" * (ASSET_SIZE_LIMIT + 1), status=413)
     assert statuses(client, domain, "repo") == {}
     # reads of paths that cannot exist are 4xx too
     assert get(f"{base}{LIB}/1.0/{LIB}-1.0.jar", token).status_code == 400
@@ -424,12 +429,16 @@ def test_status_copy_dispose_and_delete(mclient, mdomain):
     client.create_repository(domain=domain, repository="copy")
     token = token_of(client, domain)
     base = endpoint(client, domain, "repo")
-    for version in ("1.0", "1.1", "1.2"):
+    for version in ("1.0", "1.1", "1.2", "1.3"):
         deploy_http(base, token, version)
     meta_url = f"{base}{GROUP_PATH}/{LIB}/maven-metadata.xml"
     meta = get(meta_url, token).content
-    assert metadata_versions(meta) == ["1.0", "1.1", "1.2"]
-    assert ET.fromstring(meta).findtext("versioning/release") == "1.2"
+    assert metadata_versions(meta) == ["1.0", "1.1", "1.2", "1.3"]
+    assert ET.fromstring(meta).findtext("versioning/release") == "1.3"
+
+    client.update_package_versions_status(**coords(domain, "repo"), versions=["1.3"], targetStatus="Archived")
+    assert get(f"{base}{GROUP_PATH}/{LIB}/1.3/{LIB}-1.3.jar", token).status_code == 404
+    client.delete_package_versions(**coords(domain, "repo"), versions=["1.3"])
 
     client.update_package_versions_status(**coords(domain, "repo"), versions=["1.2"], targetStatus="Unlisted")
     assert metadata_versions(get(meta_url, token).content) == ["1.0", "1.1"]
@@ -503,6 +512,6 @@ def test_maven_central_through_an_external_connection(mclient, mdomain, central)
     assert described["origin"]["originType"] == "EXTERNAL"
 
     # a file whose bytes disagree with its .sha1 is not kept; SNAPSHOTs are never fetched
-    assert get(base + "2.0/thing-2.0.jar", token).status_code in (404, 409)
+    assert get(base + "2.0/thing-2.0.jar", token).status_code == 409
     assert get(base + "1.0-SNAPSHOT/thing-1.0-20200101.000000-1.jar", token).status_code == 404
     assert "2.0" not in statuses(client, domain, "central-store", "thing", "org.central")
