@@ -4,6 +4,8 @@
 //! upstreams and external connections included), files resolved through upstreams (retained)
 //! and the `public:maven-*` connections (ingested; SNAPSHOTs never).
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 use futures::TryStreamExt as _;
 use reliquary_core::kit::{ExternalVersions, FormatRules, Ingest, Ingested, MergeSource, Staged};
@@ -587,16 +589,20 @@ pub async fn deploy_metadata(
         ))));
     }
     let key = maven_key(group, artifact);
-    let mut named: Vec<String> = parsed.versions;
+    let mut named: BTreeSet<String> = parsed.versions.into_iter().collect();
     named.extend(parsed.version);
     named.extend(version.map(str::to_owned));
-    named.sort();
-    named.dedup();
-    for name in named {
-        let Some(found) = service.store().version(repository, &key, &name).await? else {
-            continue;
-        };
-        if found.version.status != VersionStatus::Unfinished {
+    // One read of the package's Unfinished versions, however many versions the document names.
+    let Some(unfinished) = service
+        .store()
+        .package_listing(repository, &key, Some(VersionStatus::Unfinished), true)
+        .await?
+    else {
+        return Ok(());
+    };
+    for found in unfinished.versions {
+        let name = found.version.version;
+        if !named.contains(&name) {
             continue;
         }
         let Some(asset) = found.assets.into_iter().next() else {
