@@ -309,8 +309,11 @@ def test_snapshot_deployed_twice_resolves_to_the_newest_build(mclient, mdomain, 
         {jars[1][len(LIB) + 1:-len(".jar")]}
     artifact_meta = get(f"{snaps}{GROUP_PATH}/{LIB}/maven-metadata.xml", token).content
     assert metadata_versions(artifact_meta) == [version]
-    # the older build stays downloadable
+    # the older build stays downloadable; the non-timestamped name is the newest build
     assert get(version_dir + jars[0], token).status_code == 200
+    newest = get(version_dir + jars[1], token).content
+    assert get(version_dir + f"{LIB}-{version}.jar", token).content == newest
+    assert get(version_dir + f"{LIB}-{version}.jar.sha1", token).text == sha1(newest)
 
     project = consumer(tmp_path / "app", version, snaps)
     mvn(project, settings_xml(tmp_path / "consumer.xml", token, "m2-consumer"), "package")

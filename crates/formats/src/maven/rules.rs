@@ -215,28 +215,42 @@ pub async fn version_metadata(
     version: &str,
 ) -> Result<Vec<u8>> {
     let key = maven_key(group, artifact);
-    let missing = || not_found(&format!("{group}:{artifact}:{version}"));
-    let mut merged = service
-        .merged_listing(repository, &key, None, true, &Builds)
+    let (newest, files) = newest_build(service, repository, &key, version)
         .await?
-        .ok_or_else(missing)?;
-    let names = merged.versions.remove(version).ok_or_else(missing)?;
+        .ok_or_else(|| not_found(&format!("{group}:{artifact}:{version}")))?;
+    Ok(format::render_version_metadata(group, artifact, version, &newest, &files).into_bytes())
+}
+
+/// The newest timestamped build of a SNAPSHOT in the repository's view (Published only) and
+/// that build's files.
+async fn newest_build(
+    service: &Service,
+    repository: &RepositoryKey,
+    key: &PackageKey,
+    version: &str,
+) -> Result<Option<(Build, Vec<format::SnapshotFile>)>> {
+    let Some(mut merged) = service
+        .merged_listing(repository, key, None, true, &Builds)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(names) = merged.versions.remove(version) else {
+        return Ok(None);
+    };
     let builds: Vec<(Build, &str)> = names
         .iter()
-        .filter_map(|name| format::snapshot_build(name, artifact, version))
+        .filter_map(|name| format::snapshot_build(name, &key.name, version))
         .collect();
-    let newest = builds
-        .iter()
-        .map(|(b, _)| b)
-        .max()
-        .cloned()
-        .ok_or_else(missing)?;
-    let files: Vec<format::SnapshotFile> = builds
+    let Some(newest) = builds.iter().map(|(b, _)| b).max().cloned() else {
+        return Ok(None);
+    };
+    let files = builds
         .iter()
         .filter(|(b, _)| *b == newest)
         .map(|(_, tail)| format::xml::classifier_and_extension(tail))
         .collect();
-    Ok(format::render_version_metadata(group, artifact, version, &newest, &files).into_bytes())
+    Ok(Some((newest, files)))
 }
 
 /// Where files come from when neither the repository nor its upstreams have them.
@@ -345,13 +359,33 @@ pub async fn file(
     file: &str,
 ) -> Result<AssetDownload> {
     let key = maven_key(group, artifact);
-    service
+    let missing = || not_found(&format!("{}/{file}", directory(&key, Some(version))));
+    match service
         .resolve_asset(repository, &key, version, file, &Files)
         .await
+    {
+        Err(Error::NotFound { .. }) => {}
+        other => return other,
+    }
+    // `lib-1.0-SNAPSHOT.jar` (what a client asks without version-level metadata) is the newest
+    // build's `lib-1.0-20261129.101500-3.jar`.
+    let Some(tail) = file
+        .strip_prefix(artifact)
+        .and_then(|r| r.strip_prefix('-'))
+        .and_then(|r| r.strip_prefix(version))
+        .filter(|_| format::is_snapshot(version))
+    else {
+        return Err(missing());
+    };
+    let (build, _) = newest_build(service, repository, &key, version)
+        .await?
+        .ok_or_else(missing)?;
+    let timestamped = format!("{artifact}-{}{tail}", build.version(version));
+    service
+        .resolve_asset(repository, &key, version, &timestamped, &Files)
+        .await
         .map_err(|e| match e {
-            Error::NotFound { .. } => {
-                not_found(&format!("{}/{file}", directory(&key, Some(version))))
-            }
+            Error::NotFound { .. } => missing(),
             other => other,
         })
 }
