@@ -30,14 +30,13 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
-from common import REPO_ROOT, Conditions, release_binary, table, wrk_available, write_results
+from common import Conditions, release_binary, run_and_report, table, wrk_available
 
 import ceiling  # bench/ceiling.py: nginx, Case, read, measure
 import support
@@ -264,17 +263,7 @@ def main() -> int:
     if not wrk_available():
         sys.exit("wrk is missing: apt-get install -y wrk")
     ceiling.nginx_binary()
-    support.isolate_from_ambient_aws_config()
-    try:
-        markdown = run(args)
-    except BaseException:  # noqa: BLE001 - support reports failures through pytest.fail (a BaseException)
-        traceback.print_exc()
-        return 1
-    print(markdown)
-    if not args.no_write:
-        path = write_results("maven", markdown)
-        log(f"wrote {path.relative_to(REPO_ROOT)}")
-    return 0
+    return run_and_report(run, args, None if args.no_write else "maven")
 
 
 if __name__ == "__main__":

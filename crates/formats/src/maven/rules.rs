@@ -5,6 +5,7 @@
 //! and the `public:maven-*` connections (ingested; SNAPSHOTs never).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt as _;
@@ -88,30 +89,31 @@ fn askable(key: &PackageKey) -> bool {
 }
 
 /// The versions an external repository's artifact-level `maven-metadata.xml` lists (cached
-/// by the kit), SNAPSHOTs left out; `Ok(None)` when it does not know the artifact.
+/// and parsed once per fetched copy by the kit), SNAPSHOTs left out; `Ok(None)` when it does
+/// not know the artifact.
 async fn remote_versions(
     service: &Service,
     connection: ExternalConnection,
     key: &PackageKey,
-) -> std::result::Result<Option<format::ArtifactMetadata>, String> {
+) -> std::result::Result<Option<Arc<format::ArtifactMetadata>>, String> {
     if !askable(key) {
         return Ok(None);
     }
     let path = format!("{}/{METADATA}", directory(key, None));
-    let Some(document) = service
-        .external_document(connection, &path, "application/xml", MAX_METADATA_BYTES)
+    service
+        .external_parsed(
+            connection,
+            &path,
+            "application/xml",
+            MAX_METADATA_BYTES,
+            |document| {
+                let mut parsed =
+                    format::parse_metadata(&document.body).map_err(|e| e.to_string())?;
+                parsed.versions.retain(|v| !format::is_snapshot(v));
+                Ok(parsed)
+            },
+        )
         .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Ok(None);
-    };
-    let body = document.body;
-    let mut parsed = tokio::task::spawn_blocking(move || format::parse_metadata(&body))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    parsed.versions.retain(|v| !format::is_snapshot(v));
-    Ok(Some(parsed))
 }
 
 /// The artifact-level listing: Published versions (their `lastUpdated`), then what external
@@ -136,12 +138,12 @@ impl MergeSource for Versions {
         let Some(metadata) = remote_versions(service, connection, key).await? else {
             return Ok(None);
         };
-        let updated = metadata.last_updated;
+        let updated = &metadata.last_updated;
         Ok(Some(ExternalVersions {
             versions: metadata
                 .versions
-                .into_iter()
-                .map(|v| (v, updated.clone()))
+                .iter()
+                .map(|v| (v.clone(), updated.clone()))
                 .collect(),
             dist_tags: Vec::new(),
         }))
