@@ -1,7 +1,8 @@
 """The Maven endpoint driven by the real `mvn` (3.8.7, Debian's plugin packages through a
 `file:///usr/share/maven-repo` mirror that leaves the `reliquary` repository alone) and by plain
 HTTP, checked through boto3: `mvn deploy` of a library, a consumer built through a downstream
-repository with an upstream (retention), SNAPSHOTs deployed twice and resolved to the newest
+repository with two upstreams, one holding the library and one with `public:maven-central`
+(retention, ingestion), SNAPSHOTs deployed twice and resolved to the newest
 build, checksum sidecars, Unfinished until `maven-metadata.xml`, the generated metadata, POM
 fields and dependencies, lifecycle operations, refused input, and `public:maven-central` pointed
 at a local file server standing in for Maven Central.
@@ -15,10 +16,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
+import io
 import os
 import shutil
 import subprocess
 import threading
+import zipfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -50,6 +53,14 @@ def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
+def jar_bytes(note: str) -> bytes:
+    """A valid (empty) jar: a consumer's javac reads it from its classpath."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\nX-Note: {note}\n")
+    return buffer.getvalue()
+
+
 def central_tree(root: Path) -> dict[str, bytes]:
     """A Maven Central stand-in: org.central:thing 1.0 (good), 2.0 (a jar whose .sha1 lies) and a
     1.0-SNAPSHOT (never to be ingested)."""
@@ -57,7 +68,7 @@ def central_tree(root: Path) -> dict[str, bytes]:
     base = "org/central/thing"
     for version in ("1.0", "2.0"):
         pom = pom_xml("org.central", "thing", version, name="Thing from Central").encode()
-        jar = f"thing {version} jar bytes".encode()
+        jar = jar_bytes(f"thing {version}")
         files[f"{base}/{version}/thing-{version}.pom"] = pom
         files[f"{base}/{version}/thing-{version}.pom.sha1"] = sha1(pom).encode()
         files[f"{base}/{version}/thing-{version}.jar"] = jar
@@ -220,10 +231,12 @@ def library(root: Path, version: str, deploy_to: str, greeting: str) -> Path:
     return root
 
 
-def consumer(root: Path, version: str, resolve_from: str) -> Path:
-    """A project whose code calls the library, resolved from `resolve_from` only."""
+def consumer(root: Path, version: str, resolve_from: str, also: str = "") -> Path:
+    """A project whose code calls the library, resolved from `resolve_from` only (`also`: more
+    `<dependency>` elements)."""
     extra = f"""  <dependencies>
     <dependency><groupId>{GROUP}</groupId><artifactId>{LIB}</artifactId><version>{version}</version></dependency>
+    {also}
   </dependencies>
   <repositories>
     <repository><id>reliquary</id><url>{resolve_from}</url>
@@ -243,10 +256,18 @@ def consumer(root: Path, version: str, resolve_from: str) -> Path:
 
 
 @needs_mvn
-def test_mvn_deploy_then_a_consumer_builds_through_an_upstream(mclient, mdomain, tmp_path):
+def test_mvn_deploy_then_a_consumer_builds_through_an_upstream(mclient, mdomain, central, tmp_path):
+    """The library is deployed to `libs`; the consumer resolves from `app`, whose upstreams are
+    `libs` and `central-store` (public:maven-central, the local stand-in): it gets the library
+    from one and org.central:thing from the other."""
     client, domain = mclient, mdomain
+    _, central_files = central
     client.create_repository(domain=domain, repository="libs")
-    client.create_repository(domain=domain, repository="app", upstreams=[{"repositoryName": "libs"}])
+    client.create_repository(domain=domain, repository="central-store")
+    client.associate_external_connection(domain=domain, repository="central-store",
+                                         externalConnection="public:maven-central")
+    client.create_repository(domain=domain, repository="app", upstreams=[{"repositoryName": "libs"},
+                                                                         {"repositoryName": "central-store"}])
     token = token_of(client, domain)
     libs, app = endpoint(client, domain, "libs"), endpoint(client, domain, "app")
     settings = settings_xml(tmp_path / "settings.xml", token)
@@ -277,13 +298,19 @@ def test_mvn_deploy_then_a_consumer_builds_through_an_upstream(mclient, mdomain,
     assert metadata.status_code == 200 and metadata_versions(metadata.content) == ["1.0"]
     assert get(f"{libs}{GROUP_PATH}/{LIB}/maven-metadata.xml.sha1", token).text == sha1(metadata.content)
 
-    # a consumer resolves through app -> libs; the version is retained in app
-    project = consumer(tmp_path / "app", "1.0", app)
+    # a consumer resolves through app -> libs and app -> central-store; retained in app
+    thing = "<dependency><groupId>org.central</groupId><artifactId>thing</artifactId><version>1.0</version></dependency>"
+    project = consumer(tmp_path / "app", "1.0", app, also=thing)
     mvn(project, settings_xml(tmp_path / "consumer.xml", token, "m2-consumer"), "package")
     assert (tmp_path / f"m2-consumer/{GROUP_PATH}/{LIB}/1.0/{LIB}-1.0.jar").read_bytes() == jar.content
+    assert (tmp_path / "m2-consumer/org/central/thing/1.0/thing-1.0.jar").read_bytes() == \
+        central_files["org/central/thing/1.0/thing-1.0.jar"]
     assert statuses(client, domain, "app") == {"1.0": "Published"}
     origin = client.describe_package_version(**coords(domain, "app"), packageVersion="1.0")["packageVersion"]["origin"]
     assert origin["domainEntryPoint"] == {"repositoryName": "libs"}
+    for repository in ("app", "central-store"):
+        assert statuses(client, domain, repository, "thing", "org.central") == {"1.0": "Published"}, repository
+    assert statuses(client, domain, "libs", "thing", "org.central") == {}
 
 
 @needs_mvn
