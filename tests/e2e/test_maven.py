@@ -504,6 +504,9 @@ def test_pom_dependencies_by_type(mclient, mdomain):
     assert {d["package"]: d["dependencyType"] for d in listed} == {
         "parent": "parent", "compile-dep": "compile", "runtime-dep": "runtime", "test-dep": "test",
         "provided-dep": "provided", "system-dep": "system", "opt": "optional"}
+    # readmes are not supported for Maven (as AWS): none, whatever the POM says
+    readme = client.get_package_version_readme(**coords(domain, "repo"), packageVersion="3.0")
+    assert readme["version"] == "3.0" and "readme" not in readme
 
 
 # --------------------------------------------------------------------------- public:maven-central
