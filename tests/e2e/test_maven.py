@@ -81,6 +81,9 @@ def central_tree(root: Path) -> dict[str, bytes]:
         "<versioning><latest>2.0</latest><release>2.0</release><versions><version>1.0</version>"
         "<version>2.0</version><version>1.0-SNAPSHOT</version></versions>"
         "<lastUpdated>20200101000000</lastUpdated></versioning></metadata>").encode()
+    files["org/central/maven-metadata.xml"] = (
+        "<metadata><plugins><plugin><name>Thing Plugin</name><prefix>thing</prefix>"
+        "<artifactId>thing-maven-plugin</artifactId></plugin></plugins></metadata>").encode()
     for path, data in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(data)
@@ -543,6 +546,11 @@ def test_maven_central_through_an_external_connection(mclient, mdomain, central)
                                                 packageVersion="1.0")["packageVersion"]
     assert described["displayName"] == "Thing from Central"
     assert described["origin"]["originType"] == "EXTERNAL"
+
+    # a plugin group's document (prefixes) comes from Central as well
+    group = ET.fromstring(get(f"{app}org/central/maven-metadata.xml", token).content)
+    assert [(p.findtext("prefix"), p.findtext("artifactId")) for p in group.iterfind("plugins/plugin")] == \
+        [("thing", "thing-maven-plugin")]
 
     # a file whose bytes disagree with its .sha1 is not kept; SNAPSHOTs are never fetched
     assert get(base + "2.0/thing-2.0.jar", token).status_code == 409

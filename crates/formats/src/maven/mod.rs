@@ -9,8 +9,8 @@ mod xml;
 pub use endpoint::Maven;
 pub use rules::MavenRules;
 pub use xml::{
-    ArtifactMetadata, MAX_METADATA_BYTES, MAX_POM_BYTES, Pom, SnapshotFile, parse_metadata,
-    parse_pom, render_artifact_metadata, render_version_metadata,
+    ArtifactMetadata, MAX_METADATA_BYTES, MAX_POM_BYTES, Plugin, Pom, SnapshotFile, parse_metadata,
+    parse_pom, render_artifact_metadata, render_group_metadata, render_version_metadata,
 };
 
 use std::cmp::Ordering;

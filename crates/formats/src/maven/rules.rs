@@ -166,10 +166,16 @@ pub async fn artifact_metadata(
     let merged = service
         .merged_listing(repository, &key, None, false, &Versions)
         .await?
-        .ok_or_else(missing)?;
-    if merged.versions.is_empty() {
-        return Err(missing());
-    }
+        .filter(|m| !m.versions.is_empty());
+    let Some(merged) = merged else {
+        // `group/maven-metadata.xml` has the same path shape: a plugin group's document (plugin
+        // prefixes), as the external repositories of the search order have it.
+        let plugins = group_plugins(service, repository, &key).await?;
+        if plugins.is_empty() {
+            return Err(missing());
+        }
+        return Ok(format::render_group_metadata(&plugins).into_bytes());
+    };
     let updated = merged
         .versions
         .values()
@@ -180,6 +186,35 @@ pub async fn artifact_metadata(
     let mut versions: Vec<String> = merged.versions.into_keys().collect();
     versions.sort_by(|a, b| format::compare_versions(a, b));
     Ok(format::render_artifact_metadata(group, artifact, &versions, &updated).into_bytes())
+}
+
+/// The plugins the external repositories of the search order list for a group (the
+/// group-level document at the path an artifact's would have), first prefix wins.
+async fn group_plugins(
+    service: &Service,
+    repository: &RepositoryKey,
+    key: &PackageKey,
+) -> Result<Vec<format::Plugin>> {
+    let mut plugins: Vec<format::Plugin> = Vec::new();
+    for stop in service.search_order(repository, key).await? {
+        let Some(connection) = stop.connection else {
+            continue;
+        };
+        match remote_versions(service, connection, key).await {
+            Ok(Some(metadata)) => {
+                for plugin in &metadata.plugins {
+                    if !plugins.iter().any(|p| p.prefix == plugin.prefix) {
+                        plugins.push(plugin.clone());
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(detail) => {
+                tracing::warn!(error.detail = %detail, connection = connection.name(), "external repository unavailable");
+            }
+        }
+    }
+    Ok(plugins)
 }
 
 /// A SNAPSHOT version's file names, Published only; never from external repositories.

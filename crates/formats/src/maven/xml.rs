@@ -305,6 +305,16 @@ pub struct ArtifactMetadata {
     /// `<versioning><versions>`, with `<latest>` and `<release>` if they are not in it.
     pub versions: Vec<String>,
     pub last_updated: Option<String>,
+    /// A group-level document's `<plugins>` (prefixes of Maven plugins in the group).
+    pub plugins: Vec<Plugin>,
+}
+
+/// A Maven plugin of a group-level `maven-metadata.xml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plugin {
+    pub name: Option<String>,
+    pub prefix: String,
+    pub artifact: String,
 }
 
 /// Parses a `maven-metadata.xml`.
@@ -314,9 +324,19 @@ pub struct ArtifactMetadata {
 pub fn parse_metadata(bytes: &[u8]) -> Result<ArtifactMetadata, MavenError> {
     let mut metadata = ArtifactMetadata::default();
     let mut named = Vec::new();
+    let mut plugin = Plugin::default();
     for Element { path, text } in elements(bytes, "maven-metadata.xml", "metadata")? {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
         match p.as_slice() {
+            ["metadata", "plugins", "plugin", "name"] => plugin.name = non_empty(&text),
+            ["metadata", "plugins", "plugin", "prefix"] => plugin.prefix = text,
+            ["metadata", "plugins", "plugin", "artifactId"] => plugin.artifact = text,
+            ["metadata", "plugins", "plugin"] => {
+                let done = std::mem::take(&mut plugin);
+                if !done.prefix.is_empty() && !done.artifact.is_empty() {
+                    metadata.plugins.push(done);
+                }
+            }
             ["metadata", "groupId"] => metadata.group = non_empty(&text),
             ["metadata", "artifactId"] => metadata.artifact = non_empty(&text),
             ["metadata", "version"] => metadata.version = non_empty(&text),
@@ -382,6 +402,26 @@ pub fn render_artifact_metadata(
     out.push_str("    </versions>\n");
     out.push_str(&format!("    <lastUpdated>{last_updated}</lastUpdated>\n"));
     out.push_str("  </versioning>\n</metadata>\n");
+    out
+}
+
+/// A group-level `maven-metadata.xml`: the group's plugins and their prefixes.
+#[must_use]
+pub fn render_group_metadata(plugins: &[Plugin]) -> String {
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <plugins>\n");
+    for plugin in plugins {
+        out.push_str("    <plugin>\n");
+        if let Some(name) = &plugin.name {
+            out.push_str(&format!("      <name>{}</name>\n", escape(name)));
+        }
+        out.push_str(&format!(
+            "      <prefix>{}</prefix>\n      <artifactId>{}</artifactId>\n    </plugin>\n",
+            escape(&plugin.prefix),
+            escape(&plugin.artifact)
+        ));
+    }
+    out.push_str("  </plugins>\n</metadata>\n");
     out
 }
 
@@ -566,5 +606,14 @@ mod tests {
         assert!(xml.contains("<value>1.0-20261129.101500-3</value>"));
         let parsed = parse_metadata(xml.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.version.as_deref(), Some("1.0-SNAPSHOT"));
+        let plugins = vec![Plugin {
+            name: Some("Apache Maven Help Plugin".to_owned()),
+            prefix: "help".to_owned(),
+            artifact: "maven-help-plugin".to_owned(),
+        }];
+        let xml = render_group_metadata(&plugins);
+        let parsed = parse_metadata(xml.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.plugins, plugins);
+        assert!(parsed.versions.is_empty());
     }
 }
