@@ -350,6 +350,21 @@ def test_snapshot_deployed_twice_resolves_to_the_newest_build(mclient, mdomain, 
     resolved = (tmp_path / f"m2-consumer/{GROUP_PATH}/{LIB}/{version}/{LIB}-{version}.jar").read_bytes()
     assert resolved == get(version_dir + jars[1], token).content
 
+    # a build being deployed is served only once its version-level document names it
+    build3 = "2.0-29991231.235959-3"
+    assert put(version_dir + f"{LIB}-{build3}.jar", token, b"build 3").status_code == 201
+    assert meta_build(get(version_dir + "maven-metadata.xml", token).content) == "2"
+    document = (f"<metadata><groupId>{GROUP}</groupId><artifactId>{LIB}</artifactId><version>{version}</version>"
+                "<versioning><snapshot><timestamp>29991231.235959</timestamp><buildNumber>3</buildNumber></snapshot>"
+                "</versioning></metadata>").encode()
+    assert put(version_dir + "maven-metadata.xml", token, document).status_code == 201
+    assert meta_build(get(version_dir + "maven-metadata.xml", token).content) == "3"
+    assert get(version_dir + f"{LIB}-{version}.jar", token).content == b"build 3"
+
+
+def meta_build(xml: bytes) -> str:
+    return ET.fromstring(xml).findtext("versioning/snapshot/buildNumber")
+
 
 # --------------------------------------------------------------------------- deploy over plain HTTP
 

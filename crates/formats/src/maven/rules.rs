@@ -218,15 +218,24 @@ async fn group_plugins(
 }
 
 /// A SNAPSHOT version's file names, Published only; never from external repositories.
+/// With the build a deployed version-level document named last, if any.
 struct Builds;
 
 #[async_trait::async_trait]
 impl MergeSource for Builds {
-    type Version = Vec<String>;
+    type Version = (Vec<String>, Option<Build>);
 
-    fn stored(&self, _: &RepositoryKey, stored: VersionWithAssets) -> Option<Vec<String>> {
-        (stored.version.status == VersionStatus::Published)
-            .then(|| stored.assets.into_iter().map(|a| a.name).collect())
+    fn stored(
+        &self,
+        _: &RepositoryKey,
+        stored: VersionWithAssets,
+    ) -> Option<(Vec<String>, Option<Build>)> {
+        (stored.version.status == VersionStatus::Published).then(|| {
+            (
+                stored.assets.into_iter().map(|a| a.name).collect(),
+                recorded_build(&stored.version.metadata),
+            )
+        })
     }
 
     async fn external(
@@ -234,8 +243,35 @@ impl MergeSource for Builds {
         _: &Service,
         _: ExternalConnection,
         _: &PackageKey,
-    ) -> std::result::Result<Option<ExternalVersions<Vec<String>>>, String> {
+    ) -> std::result::Result<Option<ExternalVersions<(Vec<String>, Option<Build>)>>, String> {
         Ok(None)
+    }
+}
+
+/// Where a SNAPSHOT version keeps the build its last deployed version-level document named,
+/// in `VersionMetadata::extra`.
+const SNAPSHOT_BUILD: &str = "snapshotBuild";
+
+fn recorded_build(metadata: &VersionMetadata) -> Option<Build> {
+    let build = metadata.extra.as_ref()?.get(SNAPSHOT_BUILD)?;
+    Some(Build {
+        number: u32::try_from(build.get("buildNumber")?.as_u64()?).ok()?,
+        timestamp: build.get("timestamp")?.as_str()?.to_owned(),
+    })
+}
+
+fn with_recorded_build(metadata: &VersionMetadata, build: &Build) -> VersionMetadata {
+    let mut extra = match &metadata.extra {
+        Some(serde_json::Value::Object(map)) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    extra.insert(
+        SNAPSHOT_BUILD.to_owned(),
+        serde_json::json!({"timestamp": build.timestamp, "buildNumber": build.number}),
+    );
+    VersionMetadata {
+        extra: Some(serde_json::Value::Object(extra)),
+        ..metadata.clone()
     }
 }
 
@@ -258,8 +294,8 @@ pub async fn version_metadata(
     Ok(format::render_version_metadata(group, artifact, version, &newest, &files).into_bytes())
 }
 
-/// The newest timestamped build of a SNAPSHOT in the repository's view (Published only) and
-/// that build's files.
+/// The current build of a SNAPSHOT in the repository's view (Published only): the one its
+/// last deployed version-level document named, else the newest; and that build's files.
 async fn newest_build(
     service: &Service,
     repository: &RepositoryKey,
@@ -272,15 +308,21 @@ async fn newest_build(
     else {
         return Ok(None);
     };
-    let Some(names) = merged.versions.remove(version) else {
+    let Some((names, recorded)) = merged.versions.remove(version) else {
         return Ok(None);
     };
     let builds: Vec<(Build, &str)> = names
         .iter()
         .filter_map(|name| format::snapshot_build(name, &key.name, version))
         .collect();
-    let Some(newest) = builds.iter().map(|(b, _)| b).max().cloned() else {
-        return Ok(None);
+    // The build the last deployed version-level document named (a build being deployed is
+    // not served before its document arrives); without one, the highest build.
+    let newest = match recorded {
+        Some(build) if builds.iter().any(|(b, _)| *b == build) => build,
+        _ => match builds.iter().map(|(b, _)| b).max() {
+            Some(build) => build.clone(),
+            None => return Ok(None),
+        },
     };
     let files = builds
         .iter()
@@ -486,7 +528,12 @@ pub async fn deploy_file(
     if let Some(metadata) = pom
         && published.version.metadata != metadata
     {
-        set_metadata(service, repository, &key, at.version, metadata).await?;
+        // The POM's fields; what the server keeps in `extra` (the SNAPSHOT build) stays.
+        let from_pom = |current: &VersionMetadata| VersionMetadata {
+            extra: current.extra.clone(),
+            ..metadata.clone()
+        };
+        set_metadata(service, repository, &key, at.version, from_pom).await?;
     }
     Ok(())
 }
@@ -549,17 +596,20 @@ async fn check_pom(
     Ok(pom.metadata)
 }
 
+/// Replaces a version's metadata by `change(current)`, again when a concurrent deploy changed
+/// the version in between.
 async fn set_metadata(
     service: &Service,
     repository: &RepositoryKey,
     key: &PackageKey,
     version: &str,
-    metadata: VersionMetadata,
+    change: impl Fn(&VersionMetadata) -> VersionMetadata,
 ) -> Result<()> {
     for _ in 0..METADATA_ATTEMPTS {
         let Some(current) = service.store().version(repository, key, version).await? else {
             return Ok(());
         };
+        let metadata = change(&current.version.metadata);
         if current.version.metadata == metadata {
             return Ok(());
         }
@@ -570,7 +620,7 @@ async fn set_metadata(
                 key,
                 version,
                 &current.version.revision,
-                metadata.clone(),
+                metadata,
             )
             .await
         {
@@ -660,6 +710,13 @@ pub async fn deploy_metadata(
         ))));
     }
     let key = maven_key(group, artifact);
+    if let (Some(version), Some(build)) = (version, &parsed.snapshot) {
+        // Record the build first: once the version is Published, this build is what it serves.
+        set_metadata(service, repository, &key, version, |current| {
+            with_recorded_build(current, build)
+        })
+        .await?;
+    }
     let mut named: BTreeSet<String> = parsed.versions.into_iter().collect();
     named.extend(parsed.version);
     named.extend(version.map(str::to_owned));

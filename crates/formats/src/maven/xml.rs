@@ -307,6 +307,8 @@ pub struct ArtifactMetadata {
     pub last_updated: Option<String>,
     /// A group-level document's `<plugins>` (prefixes of Maven plugins in the group).
     pub plugins: Vec<Plugin>,
+    /// A SNAPSHOT version-level document's `<snapshot>`: the build it names.
+    pub snapshot: Option<Build>,
 }
 
 /// A Maven plugin of a group-level `maven-metadata.xml`.
@@ -325,9 +327,14 @@ pub fn parse_metadata(bytes: &[u8]) -> Result<ArtifactMetadata, MavenError> {
     let mut metadata = ArtifactMetadata::default();
     let mut named = Vec::new();
     let mut plugin = Plugin::default();
+    let (mut timestamp, mut build_number) = (String::new(), None);
     for Element { path, text } in elements(bytes, "maven-metadata.xml", "metadata")? {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
         match p.as_slice() {
+            ["metadata", "versioning", "snapshot", "timestamp"] => timestamp = text,
+            ["metadata", "versioning", "snapshot", "buildNumber"] => {
+                build_number = text.parse::<u32>().ok();
+            }
             ["metadata", "plugins", "plugin", "name"] => plugin.name = non_empty(&text),
             ["metadata", "plugins", "plugin", "prefix"] => plugin.prefix = text,
             ["metadata", "plugins", "plugin", "artifactId"] => plugin.artifact = text,
@@ -354,6 +361,11 @@ pub fn parse_metadata(bytes: &[u8]) -> Result<ArtifactMetadata, MavenError> {
         if !metadata.versions.contains(&version) {
             metadata.versions.push(version);
         }
+    }
+    if let Some(number) = build_number
+        && !timestamp.is_empty()
+    {
+        metadata.snapshot = Some(Build { number, timestamp });
     }
     Ok(metadata)
 }
@@ -606,6 +618,7 @@ mod tests {
         assert!(xml.contains("<value>1.0-20261129.101500-3</value>"));
         let parsed = parse_metadata(xml.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.version.as_deref(), Some("1.0-SNAPSHOT"));
+        assert_eq!(parsed.snapshot, Some(build));
         let plugins = vec![Plugin {
             name: Some("Apache Maven Help Plugin".to_owned()),
             prefix: "help".to_owned(),
