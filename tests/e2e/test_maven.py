@@ -19,11 +19,14 @@ import http.server
 import io
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import zipfile
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -37,6 +40,7 @@ GROUP_PATH = GROUP.replace(".", "/")
 LIB = "greeter"
 TIMEOUT = 30
 ASSET_SIZE_LIMIT = 1_000_000  # the module's server: a file over it is refused
+BODY_TIMEOUT_S = 2  # the module's server: a body that stops this long is cut off
 
 needs_mvn = pytest.mark.skipif(MVN is None, reason="mvn is not installed")
 
@@ -112,7 +116,8 @@ def mserver(request, tmp_path_factory, central):
     config = write_config(workdir / "reliquary.toml",
                           {"domains_per_account": 1000, "asset_size_bytes": ASSET_SIZE_LIMIT})
     with running_server_with_env(request.param, workdir, RELIQUARY_EXTERNAL_MAVEN_CENTRAL_URL=url,
-                                 RELIQUARY_CONFIG=str(config)) as running:
+                                 RELIQUARY_CONFIG=str(config),
+                                 RELIQUARY_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_S)) as running:
         yield running
 
 
@@ -369,6 +374,22 @@ def meta_build(xml: bytes) -> str:
 # --------------------------------------------------------------------------- deploy over plain HTTP
 
 
+def partial_put(url: str, token: str, body: bytes) -> int:
+    """PUT whose Content-Length announces `body` but only half of it is sent: the status the
+    server answers once its body timeout cuts the request off."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=BODY_TIMEOUT_S + 10) as sock:
+        head = (f"PUT {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {len(body)}\r\n"
+                f"Authorization: {basic(token)['Authorization']}\r\n\r\n")
+        sock.sendall(head.encode() + body[: len(body) // 2])
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+            if b"\r\n\r\n" in response:
+                break
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else 0
+
+
 def deploy_http(base: str, token: str, version: str, artifact: str = LIB, pom: str | None = None,
                 metadata: bool = True) -> dict[str, bytes]:
     """What `mvn deploy` sends for a release: jar, pom (each with .sha1 and .md5), then the
@@ -461,6 +482,13 @@ def test_bad_input_is_refused_and_nothing_is_half_stored(mclient, mdomain):
     refused(meta, f"<metadata><groupId>{GROUP}</groupId><artifactId>other</artifactId></metadata>".encode())
     assert put(f"{directory}{LIB}-1.0.jar.sha1", token, b"0" * 40).status_code == 404
     refused(f"{directory}{LIB}-1.0.jar", b"x" * (ASSET_SIZE_LIMIT + 1), status=413)
+    assert statuses(client, domain, "repo") == {}
+    # a body that stops mid-way is the client's error: 400, nothing stored (three at once: each
+    # waits for the body timeout)
+    cut = [(directory + f"{LIB}-1.0.jar", b"0" * 200_000), (directory + f"{LIB}-1.0.jar.sha1", b"0" * 40),
+           (meta, b"<metadata>" + b" " * 5000)]
+    with ThreadPoolExecutor(max_workers=len(cut)) as pool:
+        assert list(pool.map(lambda c: partial_put(c[0], token, c[1]), cut)) == [400] * len(cut)
     assert statuses(client, domain, "repo") == {}
     # reads of paths that cannot exist are 4xx too
     assert get(f"{base}{LIB}/1.0/{LIB}-1.0.jar", token).status_code == 400

@@ -62,15 +62,24 @@ fn created() -> Response {
     StatusCode::CREATED.into_response()
 }
 
+/// A small body (a sidecar, a `maven-metadata.xml`) read whole: 413 past `limit`, 400 when it
+/// breaks off.
 async fn read_body(request: Request, limit: usize) -> Result<bytes::Bytes, MavenError> {
-    axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| {
-            MavenError::new(
+    let mut body = request.into_body().into_data_stream();
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            MavenError::bad_request(format!("The request body could not be read: {e}"))
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(MavenError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("The body exceeds {limit} bytes or could not be read"),
-            )
-        })
+                format!("The body exceeds {limit} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
 }
 
 async fn handle(endpoint: PackageRequest<Maven>, request: Request) -> Result<Response, MavenError> {
