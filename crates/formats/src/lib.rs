@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod cargo;
+pub mod maven;
 pub mod npm;
 pub mod pypi;
 
@@ -16,5 +17,6 @@ pub fn all() -> Vec<Box<dyn FormatEndpoint>> {
         Box::new(npm::Npm),
         Box::new(pypi::Pypi),
         Box::new(cargo::Cargo),
+        Box::new(maven::Maven),
     ]
 }

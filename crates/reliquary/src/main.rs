@@ -211,6 +211,19 @@ fn remote_registries() -> anyhow::Result<reliquary_http::RemoteRegistries> {
             reliquary_types::ExternalConnection::Npmjs => Some("https://registry.npmjs.org"),
             reliquary_types::ExternalConnection::Pypi => Some("https://pypi.org/simple"),
             reliquary_types::ExternalConnection::CratesIo => Some("https://index.crates.io"),
+            reliquary_types::ExternalConnection::MavenCentral => {
+                Some("https://repo.maven.apache.org/maven2")
+            }
+            reliquary_types::ExternalConnection::MavenGoogleAndroid => {
+                Some("https://maven.google.com")
+            }
+            reliquary_types::ExternalConnection::MavenGradlePlugins => {
+                Some("https://plugins.gradle.org/m2")
+            }
+            reliquary_types::ExternalConnection::MavenCommonsware => {
+                Some("https://repo.commonsware.com")
+            }
+            reliquary_types::ExternalConnection::MavenClojars => Some("https://repo.clojars.org"),
             _ => None,
         };
         if let Some(url) =
