@@ -301,3 +301,86 @@ def test_concurrent_publishes_of_one_version_succeed_exactly_once(limited):
     described = client.describe_package_version(domain=domain, repository="repo", format="npm", package="racer",
                                                 packageVersion="1.0.0")["packageVersion"]
     assert described["summary"] == f"publisher {winners[0]}"
+
+
+# --------------------------------------------------------------------------- what the review saw refused, kept refused
+
+
+def operations():
+    import boto3
+    model = boto3.session.Session().client("codeartifact", region_name="us-east-1").meta.service_model
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        yield name, http["method"], http["requestUri"].split("?")[0]
+
+
+def test_every_operation_unsigned_is_refused(server):
+    """All 48 operations of the model, on their own method and path, without a signature: 403
+    MissingAuthenticationTokenException, with or without a body."""
+    for name, method, path in operations():
+        for body in (None, b'{"domain": "x"}'):
+            response = requests.request(method, f"{server.url}{path}", data=body, timeout=30)
+            assert response.status_code == 403, (name, body, response.status_code, response.text[:200])
+            assert response.headers.get("x-amzn-ErrorType", "").startswith("MissingAuthenticationTokenException"), \
+                (name, response.headers)
+
+
+@pytest.mark.parametrize("path", [
+    "/npm/d/{d}/repo/../other/demo",
+    "/npm/d/{d}/repo/%2e%2e/other/demo",
+    "/npm/d/{d}/repo//demo",
+    "/npm/d/{d}/..%2f..%2fetc%2fpasswd",
+    "/pypi/d/{d}/repo/simple/..%2f..%2f/",
+    "/pypi/d/{d}/repo/files/demo/1.0/..%2F..%2Fblobs",
+    "/maven/d/{d}/repo/com/example/../../../blobs/x.jar",
+    "/cargo/d/{d}/repo/de/mo/..%2fdemo",
+    "/v1/domain/../health",
+    "/%2e%2e/%2e%2e/etc/passwd",
+])
+def test_path_tricks_are_client_errors_and_serve_nothing_else(client, server, domain, path):
+    """Traversal and normalization tricks in package and control-plane paths: a 4xx (or the one
+    asked thing's 404), never a 5xx, never another repository's or the disk's bytes."""
+    token = auth_token(client, domain)
+    owner = client.describe_domain(domain=domain)["domain"]["owner"]
+    url = server.url + path.format(d=f"{domain}-{owner}")
+    response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30,
+                            allow_redirects=False)
+    assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:200])
+    assert b"root:" not in response.content
+
+
+@pytest.mark.parametrize("field,value", [
+    ("domain", "../etc"), ("domain", "a/b"), ("repository", "..%2fother"), ("repository", "a\\b"),
+    ("package", "../../blobs"), ("namespace", "../x"), ("packageVersion", "1.0/../../x"),
+])
+def test_traversal_in_names_is_a_validation_error(client, domain, field, value):
+    """Names with separators or dot segments never reach a path: ValidationException (or, for a
+    name the model allows, simply not found)."""
+    from botocore.exceptions import ClientError, ParamValidationError
+    kwargs = {"domain": domain, "repository": "repo", "format": "generic", "namespace": "ns", "package": "pkg",
+              "packageVersion": "1.0"}
+    kwargs[field] = value
+    try:
+        client.describe_package_version(**kwargs)
+    except ParamValidationError:
+        return  # botocore refuses it before sending: the model's pattern
+    except ClientError as error:
+        assert error.response["Error"]["Code"] in ("ValidationException", "ResourceNotFoundException"), error.response
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 404)
+    else:
+        pytest.fail("a traversal name was answered")
+
+
+def test_oversized_headers_and_uris_and_malformed_json_are_4xx(client, server, domain):
+    """A 200 KiB header, a 100 KiB URI, and control-plane bodies that are not the model's JSON: each
+    is a 4xx, never a 5xx or a hang."""
+    big_header = requests.get(f"{server.url}/health", headers={"X-Big": "a" * 200_000}, timeout=30)
+    assert 400 <= big_header.status_code < 500, big_header.status_code
+    long_uri = requests.get(f"{server.url}/health?" + "a" * 100_000, timeout=30)
+    assert long_uri.status_code < 500, long_uri.status_code
+    from test_sigv4 import send, sign
+    for body in (b"{", b"[]", b'{"encryptionKey": 5}', b"\xff\xfe", b'{"tags": "x"}', b'{"tags": [{"key": 1}]}'):
+        request = sign("POST", f"{server.url}/v1/domain?domain={domain}-j", body)
+        response = send(request)
+        assert response.status_code == 400, (body, response.status_code, response.text[:200])
+        assert response.headers.get("x-amzn-ErrorType"), response.headers

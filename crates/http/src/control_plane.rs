@@ -58,6 +58,8 @@ async fn serve(
 /// PublishPackageVersion: `x-amz-content-sha256` is both the SigV4 payload hash and the asset's
 /// hash, so the body is authenticated by streaming it into the blob store and comparing there.
 async fn serve_publish(state: &AppState, parts: &Parts, body: Body) -> Result<Response, ApiError> {
+    // Authentication comes first, before the request's own fields are validated.
+    check_before_body(state, parts)?;
     let declared = parts
         .headers
         .get("x-amz-content-sha256")

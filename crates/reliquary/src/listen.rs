@@ -21,6 +21,9 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutBody;
 
+/// The most a request's line and headers may take (hyper's read buffer; 431 beyond).
+const MAX_HEAD_BYTES: usize = 128 * 1024;
+
 /// Connection limits and timeouts (`serve --max-connections`, `--header-timeout-seconds`,
 /// `--body-timeout-seconds`).
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +43,8 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        // The read buffer bounds a request's head: larger headers are refused with 431.
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
