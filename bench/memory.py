@@ -1,7 +1,7 @@
 """Server memory (RSS) while large or many transfers go through it, against the 64 MiB target.
 
-    .venv/bin/python bench/memory.py [--case generic|external|npm-publish|concurrent ...] [--size-mib 1024]
-        [--external-mib 1024] [--npm-mib 200] [--clients 64 --seconds 30 --asset-kib 1024] [--output memory]
+    .venv/bin/python bench/memory.py [--case generic|external|npm-publish|concurrent|bounds ...] [--size-mib 1024]
+        [--external-mib 1024] [--npm-mib 200] [--clients 64 --seconds 30 --asset-kib 1024] [--bomb-gib 8 --field-mib 1024] [--output memory]
 
 Every case starts its own release `reliquary serve` on SQLite (fresh temp data dir), takes an idle
 baseline after a small warm-up transfer of the same kind (so first-request set-up is not counted),
@@ -19,6 +19,9 @@ then runs its transfer. Cases (all by default, in this order; `--case` picks som
                streamed from a tarball built on disk, with requests.
   concurrent   --clients concurrent clients (wrk -t2 -c<clients>) downloading one --asset-kib PyPI file
                for --seconds; the RSS after is the highest sample in the 2 s after wrk ends.
+  bounds       Two npm publishes at once of a small tarball inflating to --bomb-gib GiB (refused at the
+               inflated bound), then a twine upload with a --field-mib MiB description (refused at the
+               form-field bound); /health is probed every 100 ms meanwhile.
 The measured server's VmRSS (/proc/<pid>/status) is sampled every 50 ms by a thread; growth = the
 highest sample during a phase minus the RSS right before it. VmHWM at the end is the lifetime peak, as a
 cross-check of the sampling. Prints a markdown table and writes bench/results/memory.md."""
@@ -39,6 +42,7 @@ import random
 import tarfile
 import tempfile
 import threading
+from multiprocessing.pool import ThreadPool
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -60,7 +64,7 @@ SAMPLE_EVERY_S = 0.05
 DOMAIN = "bench-memory"
 REPOSITORY = "repo"
 PACKAGE = "big"
-CASES = ("generic", "external", "npm-publish", "concurrent")
+CASES = ("generic", "external", "npm-publish", "concurrent", "bounds")
 HTTP_TIMEOUT = (5, 900)  # connect, read: a large ingestion answers only once the file is in
 
 
@@ -560,11 +564,109 @@ def case_concurrent(args, workdir: Path) -> Outcome:
         notes=notes)
 
 
+# --------------------------------------------------------------------------- the hardening bounds
+
+
+def bomb_tarball(path: Path, inflated: int) -> None:
+    """A gzipped tar whose one file, package/zeros, inflates to `inflated` bytes (no package.json)."""
+    import tarfile
+    with path.open("wb") as out:
+        gz = gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1, mtime=0)
+        with tarfile.open(fileobj=gz, mode="w") as tar:
+            info = tarfile.TarInfo("package/zeros")
+            info.size = inflated
+
+            class Zeros(io.RawIOBase):
+                def __init__(self) -> None:
+                    self.left = inflated
+
+                def readable(self) -> bool:
+                    return True
+
+                def readinto(self, buf) -> int:
+                    n = min(len(buf), self.left)
+                    buf[:n] = bytes(n)
+                    self.left -= n
+                    return n
+
+            tar.addfile(info, io.BufferedReader(Zeros(), 1024 * 1024))
+        gz.close()
+
+
+def case_bounds(args, workdir: Path) -> Outcome:
+    """Two npm publishes of a tarball bomb at once (a small body inflating to --bomb-gib GiB), then a
+    twine upload with a --field-mib MiB description field; /health is probed every 100 ms meanwhile."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    bomb = workdir / "bomb.tgz"
+    log(f"bounds: building a tarball inflating to {args.bomb_gib} GiB ...")
+    bomb_tarball(bomb, args.bomb_gib * 1024 * MIB)
+    bomb_bytes = bomb.read_bytes()
+    manifest = {"name": "bench-bomb", "version": "1.0.0"}
+    with support.running_server("sqlite", workdir / "server") as server, \
+            sampling(server.process.proc.pid) as sampler:
+        client = support.make_client(server.url)
+        client.create_domain(domain=DOMAIN)
+        client.create_repository(domain=DOMAIN, repository="repo")
+        npm_endpoint = npm_support.npm_endpoint(client, DOMAIN, "repo")
+        pypi_endpoint = pypi_support.pypi_endpoint(client, DOMAIN, "repo")
+        token = npm_support.auth_token(client, DOMAIN)
+        small, small_manifest = npm_support.make_tarball("bench-warm", "1.0.0")
+        npm_support.put_publish(npm_endpoint, token, small_manifest, small)
+        baseline = sampler.idle_rss()
+
+        health: list[float] = []
+        stop = threading.Event()
+
+        def probe() -> None:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                requests.get(f"{server.url}/health", timeout=60)
+                health.append(time.monotonic() - t0)
+                time.sleep(0.1)
+
+        prober = threading.Thread(target=probe, daemon=True)
+        prober.start()
+        log("bounds: two bomb publishes at once ...")
+        start = time.monotonic()
+        with ThreadPool(2) as pool:
+            statuses = pool.map(lambda i: npm_support.put_publish(
+                npm_endpoint, token, dict(manifest, version=f"1.0.{i}"), bomb_bytes).status_code, range(2))
+        end = time.monotonic()
+        bomb_peak = sampler.peak(start, end, baseline)
+        bomb_health = max(health) if health else float("nan")
+        health.clear()
+
+        before_field = sampler.idle_rss()
+        log(f"bounds: a twine upload with a {args.field_mib} MiB description ...")
+        dist = pypi_support.make_sdist("bench-field", "1.0")
+        fstart = time.monotonic()
+        field = pypi_support.upload(pypi_endpoint, token, dist, description="d" * (args.field_mib * MIB))
+        fend = time.monotonic()
+        field_peak = sampler.peak(fstart, fend, before_field)
+        field_health = max(health) if health else float("nan")
+        stop.set()
+        prober.join()
+    return Outcome(
+        rows=[
+            idle_row("bounds: idle, after a 1 KiB publish (baseline)", baseline),
+            phase_row(f"bounds: 2 npm publishes of a {len(bomb_bytes) / MIB:.1f} MiB tarball inflating to "
+                      f"{args.bomb_gib} GiB, at once (answers {sorted(statuses)})", baseline, bomb_peak,
+                      2 * len(bomb_bytes) / MIB, end - start),
+            phase_row(f"bounds: twine upload, {args.field_mib} MiB description field (answer {field.status_code})",
+                      before_field, field_peak, args.field_mib, fend - fstart),
+        ],
+        notes=[
+            f"bounds: the slowest /health while the bombs inflated took {bomb_health * 1000:.0f} ms, while the "
+            f"big field was refused {field_health * 1000:.0f} ms (probed every 100 ms; the review saw 7.6 s with "
+            "two bombs inflating on the async workers).",
+        ])
+
+
 # --------------------------------------------------------------------------- main
 
 
 RUNNERS = {"generic": case_generic, "external": case_external, "npm-publish": case_npm_publish,
-           "concurrent": case_concurrent}
+           "concurrent": case_concurrent, "bounds": case_bounds}
 
 
 def run(args) -> str:
@@ -611,6 +713,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=64, help="concurrent: wrk connections (64)")
     parser.add_argument("--seconds", type=int, default=30, help="concurrent: wrk duration (30)")
     parser.add_argument("--asset-kib", type=int, default=1024, help="concurrent: size of the file (1024 KiB)")
+    parser.add_argument("--bomb-gib", type=int, default=8, help="bounds: what the npm tarball bomb inflates to (8 GiB)")
+    parser.add_argument("--field-mib", type=int, default=1024, help="bounds: the twine description field (1024 MiB)")
     parser.add_argument("--output", default="memory", help="results file name: bench/results/NAME.md")
     args = parser.parse_args()
     args.cases = args.cases or list(CASES)
