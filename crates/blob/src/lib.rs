@@ -52,6 +52,8 @@ const MAX_INFLIGHT_PARTS: usize = 2;
 const OFFLOAD_HASH_BYTES: usize = 256 * 1024;
 /// Chunk size when streaming a blob back from the local filesystem.
 const FILE_READ_CHUNK: usize = 256 * 1024;
+/// Bytes of a local blob read with its opening (most package files are smaller).
+const LOCAL_FIRST_READ: usize = 64 * 1024;
 /// Key probed by [`BlobStore::ping`]; it never exists, and "not found" proves reachability.
 const PING_KEY: &str = ".reliquary-ping";
 
@@ -486,6 +488,10 @@ impl BlobStore {
         if !is_sha256_hex(sha256) {
             return Err(BlobError::NotFound);
         }
+        if let Some(root) = &self.local_root {
+            let file = root.join(self.blob_path(sha256).as_ref());
+            return read_local(file, range).await;
+        }
         self.read(self.blob_path(sha256), range).await
     }
 
@@ -650,6 +656,57 @@ async fn hash_chunk(mut hasher: Hasher, chunk: Bytes) -> Result<Hasher, BlobErro
     })
     .await
     .map_err(join_err)
+}
+
+/// A local blob: opened, measured and its first [`LOCAL_FIRST_READ`] bytes read in one hand-off
+/// to the blocking pool (a small package file is served with no second one); the rest, if any,
+/// streams as [`file_stream`] reads it. The same answers as `object_store`'s local reads: a
+/// missing file is `NotFound`, a range is clamped to the end and one starting at or past it is
+/// `RangeNotSatisfiable`.
+async fn read_local(file: PathBuf, range: Option<Range<u64>>) -> Result<BlobReader, BlobError> {
+    // Allocated on the runtime worker, as in `file_stream`.
+    let mut first = vec![0u8; LOCAL_FIRST_READ];
+    let opened = tokio::task::spawn_blocking(move || -> Result<_, BlobError> {
+        let mut handle = match std::fs::File::open(&file) {
+            Ok(handle) => handle,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let meta = handle.metadata()?;
+        let size = meta.len();
+        let range = match range {
+            None => 0..size,
+            Some(range) if range.start >= range.end || range.start >= size => {
+                return Err(BlobError::RangeNotSatisfiable { size });
+            }
+            Some(range) => range.start..range.end.min(size),
+        };
+        let want = usize::try_from(range.end - range.start)
+            .unwrap_or(usize::MAX)
+            .min(first.len());
+        if range.start > 0 {
+            handle.seek(SeekFrom::Start(range.start))?;
+        }
+        handle.read_exact(&mut first[..want])?;
+        first.truncate(want);
+        Ok((handle, size, range, meta.modified()?, first))
+    })
+    .await
+    .map_err(join_err)??;
+    let (handle, size, range, last_modified, first) = opened;
+    let rest = range.start + first.len() as u64..range.end;
+    let head = stream::iter((!first.is_empty()).then(|| Ok(Bytes::from(first))));
+    let stream = if rest.is_empty() {
+        head.boxed()
+    } else {
+        head.chain(file_stream(handle, rest)).boxed()
+    };
+    Ok(BlobReader {
+        size,
+        range,
+        last_modified,
+        stream,
+    })
 }
 
 /// Streams `range` of a local file in `FILE_READ_CHUNK` pieces read on the blocking pool.
