@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.server
 import json
+from email.utils import parsedate_to_datetime
 import struct
 import threading
 
@@ -149,12 +150,18 @@ def test_index_lines_carry_what_cargo_needs(client, domain, repo):
     # the version is there at once; the file answers 304 to its ETag and changes with the next publish
     url = endpoint + index_path("index_demo")
     first = requests.get(url, headers=bearer(token), timeout=HTTP_TIMEOUT_S)
-    etag = first.headers["ETag"]
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     again = requests.get(url, headers={**bearer(token), "If-None-Match": etag}, timeout=HTTP_TIMEOUT_S)
     assert again.status_code == 304 and again.headers["ETag"] == etag
+    since = requests.get(url, headers={**bearer(token), "If-Modified-Since": modified}, timeout=HTTP_TIMEOUT_S)
+    assert since.status_code == 304 and since.headers["Last-Modified"] == modified
     publish_ok(endpoint, token, "Index_Demo", "1.1.0")
     changed = requests.get(url, headers={**bearer(token), "If-None-Match": etag}, timeout=HTTP_TIMEOUT_S)
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    # in the same second too, the new file has a later Last-Modified: If-Modified-Since sees it
+    assert parsedate_to_datetime(changed.headers["Last-Modified"]) > parsedate_to_datetime(modified)
+    newer = requests.get(url, headers={**bearer(token), "If-Modified-Since": modified}, timeout=HTTP_TIMEOUT_S)
+    assert newer.status_code == 200 and newer.text == changed.text
     assert [json.loads(l)["vers"] for l in changed.text.splitlines()] == ["1.0.0", "1.1.0"]
     assert "v" in json.loads(changed.text.splitlines()[1]) and "features2" not in json.loads(changed.text.splitlines()[1])
 

@@ -244,8 +244,23 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
 /// A rendered document with its strong ETag, or 304 when `If-None-Match` names it.
 #[must_use]
 pub fn document(headers: &HeaderMap, rendered: &Rendered) -> Response {
-    if matches_etag(headers, &rendered.etag) {
-        return not_modified(&rendered.etag);
+    let last_modified = httpdate::fmt_http_date(rendered.last_modified);
+    // `If-None-Match` decides when sent (RFC 9110 §13.2.2); `If-Modified-Since` only without it.
+    let unchanged = if headers.contains_key(header::IF_NONE_MATCH) {
+        matches_etag(headers, &rendered.etag)
+    } else {
+        headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .is_some_and(|since| since >= rendered.last_modified)
+    };
+    if unchanged {
+        let mut response = not_modified(&rendered.etag);
+        if let Ok(value) = HeaderValue::from_str(&last_modified) {
+            response.headers_mut().insert(header::LAST_MODIFIED, value);
+        }
+        return response;
     }
     let mut response = Body::from(rendered.body.clone()).into_response();
     let response_headers = response.headers_mut();
@@ -255,6 +270,9 @@ pub fn document(headers: &HeaderMap, rendered: &Rendered) -> Response {
     );
     if let Ok(value) = HeaderValue::from_str(&rendered.etag) {
         response_headers.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&last_modified) {
+        response_headers.insert(header::LAST_MODIFIED, value);
     }
     response
 }
