@@ -54,6 +54,8 @@ const OFFLOAD_HASH_BYTES: usize = 256 * 1024;
 const FILE_READ_CHUNK: usize = 256 * 1024;
 /// Bytes of a local blob read with its opening (most package files are smaller).
 const LOCAL_FIRST_READ: usize = 64 * 1024;
+/// Memory for small local blobs (at most [`LOCAL_FIRST_READ`] bytes each) served from memory.
+const SMALL_BLOBS_BYTES: usize = 32 * 1024 * 1024;
 /// Key probed by [`BlobStore::ping`]; it never exists, and "not found" proves reachability.
 const PING_KEY: &str = ".reliquary-ping";
 
@@ -206,6 +208,9 @@ pub struct BlobStore {
     local_root: Option<PathBuf>,
     /// Multipart part size of uploads.
     part_size: usize,
+    /// Small blobs read from the local filesystem, kept in memory (content-addressed: a blob's
+    /// bytes never change, so nothing here is ever stale).
+    small: Arc<SmallBlobs>,
 }
 
 impl fmt::Debug for BlobStore {
@@ -226,6 +231,7 @@ impl BlobStore {
             prefix: Path::default(),
             local_root: None,
             part_size: DEFAULT_PART_SIZE,
+            small: Arc::default(),
         }
     }
 
@@ -248,6 +254,7 @@ impl BlobStore {
             store: Arc::new(fs),
             prefix: Path::default(),
             local_root: Some(root),
+            small: Arc::default(),
             part_size: DEFAULT_PART_SIZE,
         })
     }
@@ -338,6 +345,7 @@ impl BlobStore {
             prefix,
             local_root: None,
             part_size: DEFAULT_PART_SIZE,
+            small: Arc::default(),
         })
     }
 
@@ -489,8 +497,15 @@ impl BlobStore {
             return Err(BlobError::NotFound);
         }
         if let Some(root) = &self.local_root {
+            if let Some((bytes, last_modified)) = self.small.get(sha256) {
+                return small_reader(bytes, last_modified, range);
+            }
             let file = root.join(self.blob_path(sha256).as_ref());
-            return read_local(file, range).await;
+            let (reader, whole) = read_local(file, range).await?;
+            if let Some(bytes) = whole {
+                self.small.insert(sha256, bytes, reader.last_modified);
+            }
+            return Ok(reader);
         }
         self.read(self.blob_path(sha256), range).await
     }
@@ -539,6 +554,7 @@ impl BlobStore {
         if !is_sha256_hex(sha256) {
             return Ok(());
         }
+        self.small.remove(sha256);
         ignore_not_found(self.store.delete(&self.blob_path(sha256)).await)
     }
 
@@ -564,6 +580,7 @@ impl BlobStore {
         if SystemTime::from(meta.last_modified) > cutoff {
             return Ok(false);
         }
+        self.small.remove(sha256);
         ignore_not_found(self.store.delete(&location).await)?;
         Ok(true)
     }
@@ -663,7 +680,10 @@ async fn hash_chunk(mut hasher: Hasher, chunk: Bytes) -> Result<Hasher, BlobErro
 /// streams as [`file_stream`] reads it. The same answers as `object_store`'s local reads: a
 /// missing file is `NotFound`, a range is clamped to the end and one starting at or past it is
 /// `RangeNotSatisfiable`.
-async fn read_local(file: PathBuf, range: Option<Range<u64>>) -> Result<BlobReader, BlobError> {
+async fn read_local(
+    file: PathBuf,
+    range: Option<Range<u64>>,
+) -> Result<(BlobReader, Option<Bytes>), BlobError> {
     // Allocated on the runtime worker, as in `file_stream`.
     let mut first = vec![0u8; LOCAL_FIRST_READ];
     let opened = tokio::task::spawn_blocking(move || -> Result<_, BlobError> {
@@ -695,18 +715,84 @@ async fn read_local(file: PathBuf, range: Option<Range<u64>>) -> Result<BlobRead
     .map_err(join_err)??;
     let (handle, size, range, last_modified, first) = opened;
     let rest = range.start + first.len() as u64..range.end;
-    let head = stream::iter((!first.is_empty()).then(|| Ok(Bytes::from(first))));
+    let first = Bytes::from(first);
+    let whole = (range == (0..size) && rest.is_empty()).then(|| first.clone());
+    let head = stream::iter((!first.is_empty()).then(|| Ok(first)));
     let stream = if rest.is_empty() {
         head.boxed()
     } else {
         head.chain(file_stream(handle, rest)).boxed()
     };
-    Ok(BlobReader {
+    let reader = BlobReader {
         size,
         range,
         last_modified,
         stream,
+    };
+    Ok((reader, whole))
+}
+
+/// A reader over a small blob held in memory, with `get`'s range rules.
+fn small_reader(
+    bytes: Bytes,
+    last_modified: SystemTime,
+    range: Option<Range<u64>>,
+) -> Result<BlobReader, BlobError> {
+    let size = bytes.len() as u64;
+    let range = match range {
+        None => 0..size,
+        Some(range) if range.start >= range.end || range.start >= size => {
+            return Err(BlobError::RangeNotSatisfiable { size });
+        }
+        Some(range) => range.start..range.end.min(size),
+    };
+    let at = |offset: u64| usize::try_from(offset).unwrap_or(usize::MAX);
+    let part = bytes.slice(at(range.start)..at(range.end));
+    Ok(BlobReader {
+        size,
+        range,
+        last_modified,
+        stream: stream::iter((!part.is_empty()).then(|| Ok(part))).boxed(),
     })
+}
+
+/// Small blobs in memory, up to [`SMALL_BLOBS_BYTES`] in all (a full cache starts over).
+#[derive(Default)]
+struct SmallBlobs {
+    /// SHA-256 → (bytes, last modified), and the bytes held in all.
+    entries: std::sync::Mutex<(SmallBlobMap, usize)>,
+}
+
+type SmallBlobMap = std::collections::HashMap<String, (Bytes, SystemTime)>;
+
+impl SmallBlobs {
+    fn get(&self, sha256: &str) -> Option<(Bytes, SystemTime)> {
+        let entries = self.entries.lock().ok()?;
+        entries.0.get(sha256).cloned()
+    }
+
+    fn insert(&self, sha256: &str, bytes: Bytes, last_modified: SystemTime) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let (map, total) = &mut *entries;
+        if *total + bytes.len() > SMALL_BLOBS_BYTES {
+            map.clear();
+            *total = 0;
+        }
+        *total += bytes.len();
+        if let Some((old, _)) = map.insert(sha256.to_owned(), (bytes, last_modified)) {
+            *total -= old.len();
+        }
+    }
+
+    fn remove(&self, sha256: &str) {
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some((old, _)) = entries.0.remove(sha256)
+        {
+            entries.1 -= old.len();
+        }
+    }
 }
 
 /// Streams `range` of a local file in `FILE_READ_CHUNK` pieces read on the blocking pool.

@@ -603,3 +603,37 @@ async fn default_part_size_boundary() -> TestResult {
     assert_eq!(staged.hashes, Hashes::of(&data));
     Ok(())
 }
+
+#[tokio::test]
+async fn small_blobs_read_again_from_memory_answer_as_from_disk() -> TestResult {
+    let b = backends()?;
+    let data = pattern(10_000);
+    for (name, store) in &b.stores {
+        let sha = put(store, &data).await?.sha256().to_owned();
+        // A partial read first must not leave a partial blob behind for whole reads.
+        assert_eq!(
+            read_all(store, &sha, Some(0..10)).await?,
+            &data[..10],
+            "{name}"
+        );
+        for _ in 0..2 {
+            assert_eq!(read_all(store, &sha, None).await?, data, "{name}");
+            assert_eq!(
+                read_all(store, &sha, Some(9_990..20_000)).await?,
+                &data[9_990..],
+                "{name}"
+            );
+            assert!(matches!(
+                store.get(&sha, Some(10_000..10_001)).await,
+                Err(BlobError::RangeNotSatisfiable { size: 10_000 })
+            ));
+        }
+        // Deleted is gone, from memory too.
+        store.delete(&sha).await?;
+        assert!(
+            matches!(store.get(&sha, None).await, Err(BlobError::NotFound)),
+            "{name}"
+        );
+    }
+    Ok(())
+}
