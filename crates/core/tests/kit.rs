@@ -861,6 +861,36 @@ async fn a_version_here_without_the_asked_file_is_served_from_upstream_without_r
     assert_eq!(kit.version(&a, "1.0.0").await, Some(before), "a unchanged");
 }
 
+#[tokio::test]
+async fn a_retained_copy_without_the_asked_file_is_retained_again_when_the_upstream_holds_it_all() {
+    let kit = TestKit::new().await;
+    let b = kit.repository("b", &[]).await;
+    let a = kit.repository("a", &["b"]).await;
+    kit.publish_file(&b, "1.0.0", "toy-1.0.0.pom", b"b pom")
+        .await
+        .expect("publish the first file");
+    // The first file retains b's version in a.
+    kit.resolve_file(&a, "1.0.0", "toy-1.0.0.pom")
+        .await
+        .expect("resolve the first file");
+    let retained = kit.version(&a, "1.0.0").await.expect("retained in a");
+    assert_eq!(retained.assets.len(), 1);
+    // b's version gains a file (Maven: the jar after the POM); asked through a, it is served and
+    // a's copy now holds both files.
+    kit.publish_file(&b, "1.0.0", "toy-1.0.0.jar", b"b jar")
+        .await
+        .expect("publish a second file");
+    let download = kit
+        .resolve_file(&a, "1.0.0", "toy-1.0.0.jar")
+        .await
+        .expect("resolve the second file");
+    assert_eq!(bytes_of(download).await, b"b jar");
+    let refreshed = kit.version(&a, "1.0.0").await.expect("still in a");
+    let names: Vec<&str> = refreshed.assets.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["toy-1.0.0.jar", "toy-1.0.0.pom"]);
+    assert_ne!(refreshed.version.revision, retained.version.revision);
+}
+
 // ---- ingestion --------------------------------------------------------------------------------
 
 #[tokio::test]

@@ -12,10 +12,11 @@ use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use reliquary_blob::{BlobError, BlobReader, Hashes, StagedBlob};
 use reliquary_store::{
     CopyItem, CopyVersions, IngestVersion, PackageVersion, RepositoryKey, ResourceKind, StoreError,
+    VersionWithAssets,
 };
 use reliquary_types::{
-    Allow, Asset, AssetHashes, ExternalConnection, OriginRestrictions, PackageKey, Timestamp,
-    VersionMetadata,
+    Allow, Asset, AssetHashes, ExternalConnection, OriginRestrictions, OriginType, PackageKey,
+    Timestamp, VersionMetadata, VersionStatus,
 };
 
 use super::external::{ExternalError, ExternalRequest, Target};
@@ -471,6 +472,7 @@ impl Service {
         from: &RepositoryKey,
         key: &PackageKey,
         version: &PackageVersion,
+        replaces: Option<String>,
     ) -> Result<PackageVersion> {
         let copy = CopyVersions {
             destination: repository.clone(),
@@ -479,7 +481,7 @@ impl Service {
                 from: from.clone(),
                 version: version.version.clone(),
                 expected_revision: version.revision.clone(),
-                replaces: None,
+                replaces,
             }],
             new_package_origin: OriginRestrictions::INGESTED_FIRST,
             dist_tags: Vec::new(),
@@ -566,7 +568,7 @@ impl Service {
         {
             return self.download(hit.version, hit.assets, asset).await;
         }
-        let keep_here = match self.store().version(start, key, version).await? {
+        let keep = match self.store().version(start, key, version).await? {
             Some(found) if found.assets.iter().any(|a| a.name == asset) => {
                 if !found.version.status.assets_downloadable() {
                     return Err(missing());
@@ -574,8 +576,17 @@ impl Service {
                 self.hot.versions.insert(cache_key, stamp, found.clone());
                 return self.download(found.version, found.assets, asset).await;
             }
-            // A version without that file (PyPI versions gain files) is not retained again.
-            own => own.is_none(),
+            None => Keep::New,
+            // A retained version without that file (Maven retains the POM before the jar, PyPI
+            // versions gain files) is retained again once the upstream's copy holds everything
+            // it holds and the file; one published here, or whose status was changed, is not.
+            Some(own)
+                if own.version.status == VersionStatus::Published
+                    && !published_here(&own.version, start) =>
+            {
+                Keep::Refresh(Box::new(own))
+            }
+            Some(_) => Keep::No,
         };
         let package = self.store().package(start, key).await?;
         if package.is_some_and(|p| p.origin.upstream == Allow::Block) {
@@ -589,11 +600,12 @@ impl Service {
                 if !found.version.status.assets_downloadable() {
                     continue;
                 }
-                let served = if keep_here {
-                    self.retain(start, &stop.repository, key, &found.version)
-                        .await?
-                } else {
-                    found.version
+                let served = match keep.replaces(&found.assets) {
+                    Some(replaces) => {
+                        self.retain(start, &stop.repository, key, &found.version, replaces)
+                            .await?
+                    }
+                    None => found.version,
                 };
                 return self.download(served, found.assets, asset).await;
             }
@@ -602,16 +614,51 @@ impl Service {
                     .ingest(&stop.repository, connection, key, version, asset, ingest)
                     .await?
             {
-                let served = if index > 0 && keep_here {
-                    self.retain(start, &stop.repository, key, &ingested).await?
-                } else {
-                    ingested
+                let served = match keep.replaces(&assets) {
+                    Some(replaces) if index > 0 => {
+                        self.retain(start, &stop.repository, key, &ingested, replaces)
+                            .await?
+                    }
+                    _ => ingested,
                 };
                 return self.download(served, assets, asset).await;
             }
         }
         Err(missing())
     }
+}
+
+/// Whether [`Service::resolve_asset`] retains what it serves from an upstream in the requested
+/// repository.
+enum Keep {
+    /// The repository has no such version: retain it.
+    New,
+    /// It has a retained copy without the file: retain the upstream's again (replacing that
+    /// revision) if it holds every file of the copy, with the same bytes.
+    Refresh(Box<VersionWithAssets>),
+    /// Serve without retaining.
+    No,
+}
+
+impl Keep {
+    /// `Some(replaces)` to retain a version holding `assets`.
+    fn replaces(&self, assets: &[Asset]) -> Option<Option<String>> {
+        match self {
+            Self::New => Some(None),
+            Self::Refresh(own) => own
+                .assets
+                .iter()
+                .all(|mine| assets.contains(mine))
+                .then(|| Some(own.version.revision.clone())),
+            Self::No => None,
+        }
+    }
+}
+
+/// Whether `version` was published in `repository` itself (not retained from an upstream).
+fn published_here(version: &PackageVersion, repository: &RepositoryKey) -> bool {
+    version.origin.origin_type == OriginType::Internal
+        && version.origin.repository.as_deref() == Some(repository.name.as_str())
 }
 
 /// `Read + Seek`, for [`Service::inspect_blob_seekable`].
