@@ -7,7 +7,7 @@
 use std::io::{Cursor, Write as _};
 
 use proptest::prelude::*;
-use reliquary_formats::{archive, cargo, npm, pypi};
+use reliquary_formats::{archive, cargo, maven, npm, pypi};
 
 /// Bytes that are sometimes JSON-ish, sometimes anything.
 fn jsonish() -> impl Strategy<Value = Vec<u8>> {
@@ -92,6 +92,23 @@ proptest! {
         tail.extend_from_slice(b"PK\x05\x06\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\0\0");
         let _ = pypi::wheel_metadata(Cursor::new(&tail));
         let _ = archive::zip_entry_count(&mut Cursor::new(&tail));
+    }
+
+    #[test]
+    fn maven_poms_metadata_and_paths(
+        xml in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..512),
+            r#"[<>/a-zA-Z0-9 ="\.\-!\[\]&;:?]{0,300}"#.prop_map(String::into_bytes),
+        ],
+        segments in proptest::collection::vec(r"[a-zA-Z0-9_\.\-]{0,12}", 0..8),
+        version in r"[0-9A-Za-z\.\-]{0,24}",
+    ) {
+        let _ = maven::parse_pom(&xml);
+        let _ = maven::parse_metadata(&xml);
+        let raw = segments.join("/");
+        let _ = maven::MavenPath::parse(&raw, &segments);
+        let _ = maven::compare_versions(&version, &raw);
+        let _ = maven::is_snapshot(&version);
     }
 
     #[test]
