@@ -205,7 +205,23 @@ impl Service {
     /// # Errors
     /// The store cannot be reached.
     pub async fn ping(&self) -> Result<()> {
-        self.store.ping().await?;
+        self.ping_store().await?;
+        self.ping_blobs().await
+    }
+
+    /// Whether the metadata store answers.
+    ///
+    /// # Errors
+    /// It cannot be reached.
+    pub async fn ping_store(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Whether the blob store answers.
+    ///
+    /// # Errors
+    /// It cannot be reached.
+    pub async fn ping_blobs(&self) -> Result<()> {
         self.blobs.ping().await.map_err(|e| {
             tracing::error!(error.detail = %e, "blob store unavailable");
             Error::Unavailable {

@@ -27,7 +27,11 @@ pub use remote::{RemoteRegistries, Upstream};
 pub struct AppState {
     service: Arc<reliquary_core::Service>,
     credentials: Arc<Credentials>,
+    health_timeout: std::time::Duration,
 }
+
+/// How long `/health` waits for each of its probes by default.
+pub const DEFAULT_HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);
 
 impl AppState {
     #[must_use]
@@ -35,7 +39,15 @@ impl AppState {
         Self {
             service,
             credentials,
+            health_timeout: DEFAULT_HEALTH_TIMEOUT,
         }
+    }
+
+    /// How long `/health` waits for the database and the blob store (each probed at once).
+    #[must_use]
+    pub fn with_health_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.health_timeout = timeout;
+        self
     }
 
     /// The operations, for the format endpoints.
@@ -63,9 +75,28 @@ pub fn router(state: AppState, formats: &[Box<dyn endpoint::FormatEndpoint>]) ->
 }
 
 /// 200 once the server accepts requests, 503 while the database cannot be reached.
-async fn health(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.service.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n"),
+/// 200 when the metadata store and the blob store both answer, each probed at once with its
+/// own timeout; else 503 naming what did not answer, within that timeout.
+async fn health(State(state): State<AppState>) -> (StatusCode, String) {
+    let timeout = state.health_timeout;
+    let (store, blobs) = tokio::join!(
+        tokio::time::timeout(timeout, state.service.ping_store()),
+        tokio::time::timeout(timeout, state.service.ping_blobs()),
+    );
+    let down: Vec<&str> = [
+        (matches!(store, Ok(Ok(()))), "database"),
+        (matches!(blobs, Ok(Ok(()))), "blob store"),
+    ]
+    .into_iter()
+    .filter_map(|(up, what)| (!up).then_some(what))
+    .collect();
+    if down.is_empty() {
+        (StatusCode::OK, "ok\n".to_owned())
+    } else {
+        tracing::warn!(unavailable = ?down, "health check failed");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unavailable: {}\n", down.join(", ")),
+        )
     }
 }

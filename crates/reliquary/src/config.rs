@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Seconds a request body may pause between two chunks (default 60).
     #[arg(long, env = "RELIQUARY_BODY_TIMEOUT_SECONDS")]
     body_timeout_seconds: Option<u64>,
+    /// Milliseconds `/health` waits for the database and the blob store (default 800).
+    #[arg(long, env = "RELIQUARY_HEALTH_TIMEOUT_MS")]
+    health_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +78,7 @@ struct FileSettings {
     max_connections: Option<usize>,
     header_timeout_seconds: Option<u64>,
     body_timeout_seconds: Option<u64>,
+    health_timeout_ms: Option<u64>,
     #[serde(default)]
     quotas: FileQuotas,
 }
@@ -128,6 +132,7 @@ pub struct Settings {
     pub quotas: Quotas,
     pub external_cache: std::time::Duration,
     pub http: crate::listen::HttpLimits,
+    pub health_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -192,8 +197,14 @@ impl Settings {
                 "body_timeout_seconds",
             )?,
         };
+        let health_timeout = match args.health_timeout_ms.or(file.health_timeout_ms) {
+            None => reliquary_http::DEFAULT_HEALTH_TIMEOUT,
+            Some(0) => bail!("health_timeout_ms must be at least 1"),
+            Some(ms) => std::time::Duration::from_millis(ms),
+        };
         Ok(Self {
             http,
+            health_timeout,
             listen: args
                 .listen
                 .or(file.listen)

@@ -124,7 +124,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let service = Arc::new(service);
     tokio::spawn(sweep_periodically(Arc::clone(&service)));
     let app = reliquary_http::router(
-        reliquary_http::AppState::new(service, credentials),
+        reliquary_http::AppState::new(service, credentials)
+            .with_health_timeout(settings.health_timeout),
         &formats,
     );
 
