@@ -985,11 +985,19 @@ impl Service {
 
     /// One garbage sweep: deletes committed blobs that no asset row references and that were
     /// last modified more than `grace` ago, and staging objects older than `grace`.
-    /// Returns the number of blobs removed.
+    /// Returns the number of blobs removed, or `None` when another sweep (on any node sharing
+    /// the database) is running: one sweep at a time, cluster-wide.
     ///
     /// # Errors
     /// The store or blob store fails.
-    pub async fn sweep_garbage(&self, grace: Duration) -> Result<u64> {
+    pub async fn sweep_garbage(&self, grace: Duration) -> Result<Option<u64>> {
+        let Some(_lease) = self.store().try_sweep_lease().await? else {
+            return Ok(None);
+        };
+        self.sweep_under_lease(grace).await.map(Some)
+    }
+
+    async fn sweep_under_lease(&self, grace: Duration) -> Result<u64> {
         let cutoff = std::time::SystemTime::now() - grace;
         self.blobs()
             .sweep_staging(grace)

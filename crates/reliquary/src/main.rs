@@ -165,7 +165,8 @@ async fn sweep_periodically(service: Arc<reliquary_core::Service>) {
     loop {
         interval.tick().await;
         match service.sweep_garbage(EVERY).await {
-            Ok(removed) => tracing::info!(blobs.removed = removed, "garbage sweep"),
+            Ok(Some(removed)) => tracing::info!(blobs.removed = removed, "garbage sweep"),
+            Ok(None) => tracing::info!("garbage sweep skipped: another node is sweeping"),
             Err(e) => tracing::warn!(error = %e, "garbage sweep failed"),
         }
     }
@@ -188,11 +189,16 @@ async fn gc(args: GcArgs) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("starting the service: {e}"))?;
-    let removed = service
+    match service
         .sweep_garbage(grace)
         .await
-        .map_err(|e| anyhow::anyhow!("garbage sweep: {e}"))?;
-    println!("removed {removed} blobs");
+        .map_err(|e| anyhow::anyhow!("garbage sweep: {e}"))?
+    {
+        Some(removed) => println!("removed {removed} blobs"),
+        None => {
+            println!("another garbage sweep is running (on this or another node): nothing done")
+        }
+    }
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use reliquary_store::sql::{
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
     RepositoryCursor, RepositoryFilter, RepositoryKey, RepositoryStore, RepositoryUpdate,
-    ResourceKind, Result, Store, StoreError, Tag, TagStore, TaggedResource,
+    ResourceKind, Result, Store, StoreError, SweepLease, Tag, TagStore, TaggedResource,
 };
 use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp, find_cycle};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -33,6 +33,9 @@ mod packages;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 const MAX_CONNECTIONS: u32 = 10;
+/// The advisory lock every node's garbage sweep takes (`pg_try_advisory_lock`): "RELIQGC" in
+/// ASCII.
+pub const SWEEP_LOCK_KEY: i64 = 0x0052_454c_4951_4743;
 const STATEMENT_TIMEOUT: &str = "30s";
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts of a write transaction that ends in `Contention` before giving up.
@@ -1042,6 +1045,19 @@ impl Store for PostgresStore {
 
     fn changes(&self) -> u64 {
         self.changes.load(Ordering::SeqCst)
+    }
+
+    async fn try_sweep_lease(&self) -> Result<Option<SweepLease>> {
+        // A session advisory lock on a connection taken out of the pool: held as long as the
+        // connection lives, released by PostgreSQL when the lease drops it (even if this node
+        // dies mid-sweep).
+        let mut connection = self.pool.acquire().await.map_err(db_err)?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(SWEEP_LOCK_KEY)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(db_err)?;
+        Ok(locked.then(|| SweepLease::new(std::sync::Mutex::new(connection))))
     }
 
     /// Follows every node's committed writes: each write transaction sends `NOTIFY

@@ -19,7 +19,7 @@ use reliquary_store::sql::{
 use reliquary_store::{
     Domain, DomainKey, DomainStore, KeyStore, NewDomain, NewRepository, Repository,
     RepositoryCursor, RepositoryFilter, RepositoryKey, RepositoryStore, RepositoryUpdate,
-    ResourceKind, Result, Store, StoreError, Tag, TagStore, TaggedResource,
+    ResourceKind, Result, Store, StoreError, SweepLease, Tag, TagStore, TaggedResource,
 };
 use reliquary_types::{AccountId, DomainName, RepositoryName, Timestamp, find_cycle};
 use sqlx::sqlite::{
@@ -41,6 +41,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     changes: Arc<AtomicU64>,
+    /// Held by the running garbage sweep.
+    sweeping: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Makes the database file and its WAL and shared-memory files readable by their owner only
@@ -95,6 +97,7 @@ impl SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
                 changes: Arc::default(),
+                sweeping: Arc::default(),
             }
         } else {
             let options = options.journal_mode(SqliteJournalMode::Wal);
@@ -113,6 +116,7 @@ impl SqliteStore {
                 writer,
                 reader,
                 changes: Arc::default(),
+                sweeping: Arc::default(),
             }
         };
         store.migrate().await?;
@@ -973,5 +977,13 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    async fn try_sweep_lease(&self) -> Result<Option<SweepLease>> {
+        // One process owns an SQLite database (with local files): a lock in this process.
+        Ok(Arc::clone(&self.sweeping)
+            .try_lock_owned()
+            .ok()
+            .map(SweepLease::new))
     }
 }

@@ -93,6 +93,7 @@ macro_rules! conformance_tests {
             tags_of_missing_resource,
             tags_are_deleted_with_their_resource,
             signing_key_is_stable,
+            sweep_lease_is_exclusive,
             concurrent_create_repository_same_name,
             concurrent_create_repository_respects_quota,
             concurrent_create_domain_respects_quota,
@@ -1356,6 +1357,25 @@ pub async fn tags_are_deleted_with_their_resource(store: Arc<dyn Store>) {
     );
     make_domain(&*store, &k).await;
     assert!(store.tags(&domain).await.expect("tags").is_empty());
+}
+
+pub async fn sweep_lease_is_exclusive(store: Arc<dyn Store>) {
+    let first = store.try_sweep_lease().await.expect("lease");
+    assert!(first.is_some(), "nobody sweeps yet");
+    assert!(
+        store.try_sweep_lease().await.expect("lease").is_none(),
+        "one sweep at a time"
+    );
+    drop(first);
+    // Released when dropped (PostgreSQL: once the server sees the session end).
+    for _ in 0..100 {
+        if let Some(lease) = store.try_sweep_lease().await.expect("lease") {
+            drop(lease);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the lease was not released");
 }
 
 pub async fn signing_key_is_stable(store: Arc<dyn Store>) {

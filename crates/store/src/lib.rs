@@ -323,4 +323,32 @@ pub trait Store: DomainStore + RepositoryStore + TagStore + KeyStore + PackageSt
     async fn watch_changes(&self) -> Result<()> {
         Ok(())
     }
+    /// The right to run a garbage sweep, held until the returned lease is dropped: at most one
+    /// sweep at a time among every process sharing the database (PostgreSQL: a session advisory
+    /// lock; SQLite: within this process). `None` while another sweep holds it.
+    ///
+    /// # Errors
+    /// The database cannot be reached.
+    async fn try_sweep_lease(&self) -> Result<Option<SweepLease>>;
+}
+
+/// Held while a garbage sweep runs; dropping it lets the next sweep start.
+pub struct SweepLease {
+    /// What holds the right (a lock guard, a database session); released when dropped.
+    _held: Box<dyn Send + Sync>,
+}
+
+impl SweepLease {
+    /// A lease that ends when `held` is dropped.
+    pub fn new(held: impl Send + Sync + 'static) -> Self {
+        Self {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl std::fmt::Debug for SweepLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SweepLease")
+    }
 }
