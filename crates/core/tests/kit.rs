@@ -891,6 +891,49 @@ async fn a_retained_copy_without_the_asked_file_is_retained_again_when_the_upstr
     assert_ne!(refreshed.version.revision, retained.version.revision);
 }
 
+#[tokio::test]
+async fn a_retained_copy_whose_metadata_was_edited_here_is_not_replaced() {
+    let kit = TestKit::new().await;
+    let b = kit.repository("b", &[]).await;
+    let a = kit.repository("a", &["b"]).await;
+    kit.publish_file(&b, "1.0.0", "toy-1.0.0.pom", b"b pom")
+        .await
+        .expect("publish the first file");
+    kit.resolve_file(&a, "1.0.0", "toy-1.0.0.pom")
+        .await
+        .expect("resolve the first file");
+    let retained = kit.version(&a, "1.0.0").await.expect("retained in a");
+    let edited = VersionMetadata {
+        summary: Some("deprecated here".to_owned()),
+        ..retained.version.metadata.clone()
+    };
+    kit.service
+        .store()
+        .update_version_metadata(
+            &a,
+            &kit.package,
+            "1.0.0",
+            &retained.version.revision,
+            edited,
+        )
+        .await
+        .expect("edit a's copy");
+    let before = kit.version(&a, "1.0.0").await.expect("edited");
+    kit.publish_file(&b, "1.0.0", "toy-1.0.0.jar", b"b jar")
+        .await
+        .expect("publish a second file");
+    let download = kit
+        .resolve_file(&a, "1.0.0", "toy-1.0.0.jar")
+        .await
+        .expect("served from b");
+    assert_eq!(bytes_of(download).await, b"b jar");
+    assert_eq!(
+        kit.version(&a, "1.0.0").await,
+        Some(before),
+        "a's edited copy kept"
+    );
+}
+
 // ---- ingestion --------------------------------------------------------------------------------
 
 #[tokio::test]

@@ -152,29 +152,35 @@ fn header_value(parts: &Parts, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn signed_headers(parts: &Parts) -> Vec<(&str, &str)> {
-    parts
+/// `check` run on the request as SigV4 sees it, with `payload_sha256` as its payload hash.
+fn with_sigv4_request<T>(
+    parts: &Parts,
+    payload_sha256: &str,
+    check: impl FnOnce(&reliquary_sigv4::Request<'_>) -> T,
+) -> T {
+    let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()
         .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-        .collect()
-}
-
-/// The SigV4 checks that need no body (see [`reliquary_sigv4::check_before_body`]).
-fn check_before_body(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
-    let headers = signed_headers(parts);
-    let request = reliquary_sigv4::Request {
+        .collect();
+    check(&reliquary_sigv4::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or(""),
         headers: &headers,
-        payload_sha256: "",
-    };
-    reliquary_sigv4::check_before_body(
-        &request,
-        &*state.credentials,
-        time::OffsetDateTime::now_utc(),
-    )?;
+        payload_sha256,
+    })
+}
+
+/// The SigV4 checks that need no body (see [`reliquary_sigv4::check_before_body`]).
+fn check_before_body(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
+    with_sigv4_request(parts, "", |request| {
+        reliquary_sigv4::check_before_body(
+            request,
+            &*state.credentials,
+            time::OffsetDateTime::now_utc(),
+        )
+    })?;
     Ok(())
 }
 
@@ -186,19 +192,13 @@ fn verify_signature(
     state: &AppState,
     payload_sha256: &str,
 ) -> Result<reliquary_sigv4::Verified, reliquary_sigv4::Error> {
-    let headers = signed_headers(parts);
-    let request = reliquary_sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        payload_sha256,
-    };
-    reliquary_sigv4::verify(
-        &request,
-        &*state.credentials,
-        time::OffsetDateTime::now_utc(),
-    )
+    with_sigv4_request(parts, payload_sha256, |request| {
+        reliquary_sigv4::verify(
+            request,
+            &*state.credentials,
+            time::OffsetDateTime::now_utc(),
+        )
+    })
 }
 
 /// Verifies the SigV4 signature and resolves the principal.

@@ -600,7 +600,7 @@ impl Service {
                 if !found.version.status.assets_downloadable() {
                     continue;
                 }
-                let served = match keep.replaces(&found.assets) {
+                let served = match keep.replaces(&found.version, &found.assets) {
                     Some(replaces) => {
                         self.retain(start, &stop.repository, key, &found.version, replaces)
                             .await?
@@ -614,7 +614,7 @@ impl Service {
                     .ingest(&stop.repository, connection, key, version, asset, ingest)
                     .await?
             {
-                let served = match keep.replaces(&assets) {
+                let served = match keep.replaces(&ingested, &assets) {
                     Some(replaces) if index > 0 => {
                         self.retain(start, &stop.repository, key, &ingested, replaces)
                             .await?
@@ -634,22 +634,21 @@ enum Keep {
     /// The repository has no such version: retain it.
     New,
     /// It has a retained copy without the file: retain the upstream's again (replacing that
-    /// revision) if it holds every file of the copy, with the same bytes.
+    /// revision) if it holds every file of the copy, with the same bytes, and the same metadata
+    /// (a copy whose metadata was edited here, an npm deprecation say, is kept as it is).
     Refresh(Box<VersionWithAssets>),
     /// Serve without retaining.
     No,
 }
 
 impl Keep {
-    /// `Some(replaces)` to retain a version holding `assets`.
-    fn replaces(&self, assets: &[Asset]) -> Option<Option<String>> {
+    /// `Some(replaces)` to retain `version`, holding `assets`.
+    fn replaces(&self, version: &PackageVersion, assets: &[Asset]) -> Option<Option<String>> {
         match self {
             Self::New => Some(None),
-            Self::Refresh(own) => own
-                .assets
-                .iter()
-                .all(|mine| assets.contains(mine))
-                .then(|| Some(own.version.revision.clone())),
+            Self::Refresh(own) => (own.version.metadata == version.metadata
+                && own.assets.iter().all(|mine| assets.contains(mine)))
+            .then(|| Some(own.version.revision.clone())),
             Self::No => None,
         }
     }
