@@ -15,6 +15,8 @@ use crate::convert::{account, domain_name, json, repository_name};
 use crate::{ApiError, AppState};
 
 /// Control-plane request bodies are small JSON documents.
+use crate::endpoint::SmallBodyError;
+
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub(crate) async fn handle(State(state): State<AppState>, request: Request) -> Response {
@@ -99,15 +101,14 @@ async fn serve_buffered(
     // Authentication comes first: what can be checked without the body is, so an unsigned,
     // expired or unknown-key request is refused before its body is read.
     check_before_body(state, parts)?;
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let body = match crate::endpoint::small_body(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(e) => {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
-            let message = if too_large {
-                format!("The request body exceeds {MAX_BODY_BYTES} bytes")
-            } else {
-                format!("The request body could not be read: {e}")
+            let message = match e {
+                SmallBodyError::TooLarge(limit) => {
+                    format!("The request body exceeds {limit} bytes")
+                }
+                SmallBodyError::Broken(e) => format!("The request body could not be read: {e}"),
             };
             let mut error = ApiError::validation("OTHER", message);
             error.close_connection = true;

@@ -241,6 +241,32 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// Why [`small_body`] refused a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmallBodyError {
+    /// More than the limit (bytes).
+    TooLarge(usize),
+    /// The body broke off or could not be read (the client's doing).
+    Broken(String),
+}
+
+/// A small request body (a control-plane document, a sidecar, a dist-tag) read whole, at most
+/// `limit` bytes; larger bodies stream instead, through the blob store's staging.
+///
+/// # Errors
+/// [`SmallBodyError`].
+pub async fn small_body(body: Body, limit: usize) -> Result<bytes::Bytes, SmallBodyError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            SmallBodyError::TooLarge(limit)
+        } else {
+            SmallBodyError::Broken(e.to_string())
+        }
+    })
+}
+
 /// A rendered document with its strong ETag, or 304 when `If-None-Match` names it.
 #[must_use]
 pub fn document(headers: &HeaderMap, rendered: &Rendered) -> Response {

@@ -15,7 +15,9 @@ use axum::routing::any;
 use futures::{StreamExt as _, TryStreamExt as _};
 use reliquary_core::kit::FormatRules;
 use reliquary_http::AppState;
-use reliquary_http::endpoint::{self, Dialect, EndpointError, FormatEndpoint, PackageRequest};
+use reliquary_http::endpoint::{
+    self, Dialect, EndpointError, FormatEndpoint, PackageRequest, SmallBodyError,
+};
 
 use super::rules::{self, Coordinates, MavenRules};
 use super::{Checksum, MAX_METADATA_BYTES, MavenPath};
@@ -65,21 +67,17 @@ fn created() -> Response {
 /// A small body (a sidecar, a `maven-metadata.xml`) read whole: 413 past `limit`, 400 when it
 /// breaks off.
 async fn read_body(request: Request, limit: usize) -> Result<bytes::Bytes, MavenError> {
-    let mut body = request.into_body().into_data_stream();
-    let mut bytes = bytes::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            MavenError::bad_request(format!("The request body could not be read: {e}"))
-        })?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(MavenError::new(
+    endpoint::small_body(request.into_body(), limit)
+        .await
+        .map_err(|e| match e {
+            SmallBodyError::TooLarge(limit) => MavenError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("The body exceeds {limit} bytes"),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes.freeze())
+            ),
+            SmallBodyError::Broken(e) => {
+                MavenError::bad_request(format!("The request body could not be read: {e}"))
+            }
+        })
 }
 
 async fn handle(endpoint: PackageRequest<Maven>, request: Request) -> Result<Response, MavenError> {

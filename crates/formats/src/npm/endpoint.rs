@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use reliquary_core::kit::FormatRules;
 use reliquary_http::AppState;
-use reliquary_http::endpoint::{self, Dialect, EndpointError, FormatEndpoint, PackageRequest};
+use reliquary_http::endpoint::{
+    self, Dialect, EndpointError, FormatEndpoint, PackageRequest, SmallBodyError,
+};
 use serde_json::json;
 
 use super::receive::{self, Received};
@@ -180,9 +182,16 @@ async fn dist_tags(
         )
         .into_response()),
         (&Method::PUT | &Method::POST, ["dist-tags", tag]) => {
-            let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
+            let body = endpoint::small_body(request.into_body(), 64 * 1024)
                 .await
-                .map_err(|_| NpmError::bad_request("Invalid body"))?;
+                .map_err(|e| match e {
+                    SmallBodyError::TooLarge(limit) => {
+                        NpmError::bad_request(format!("The body exceeds {limit} bytes"))
+                    }
+                    SmallBodyError::Broken(e) => {
+                        NpmError::bad_request(format!("The request body could not be read: {e}"))
+                    }
+                })?;
             let version: String = serde_json::from_slice(&body).map_err(|_| {
                 NpmError::bad_request("The body must be a JSON string naming a version")
             })?;
