@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
-from common import REPO_ROOT, Conditions, release_binary, table, wrk_available, write_results
+from common import Conditions, release_binary, run_and_report, table, wrk_available
 from ceiling import Case, check_nginx, log, measure, nginx_binary, read, running_nginx, slug
 
 import cargo_support  # (tests/e2e, put on sys.path by common)
@@ -166,17 +165,7 @@ def main() -> int:
     if not wrk_available():
         sys.exit("wrk is missing: apt-get install -y wrk")
     nginx_binary()
-    support.isolate_from_ambient_aws_config()
-    try:
-        markdown = run(args)
-    except BaseException:  # noqa: BLE001 - support reports failures through pytest.fail (a BaseException)
-        traceback.print_exc()
-        return 1
-    print(markdown)
-    if not args.no_write:
-        path = write_results("cargo-index", markdown)
-        log(f"wrote {path.relative_to(REPO_ROOT)}")
-    return 0
+    return run_and_report(run, args, None if args.no_write else "cargo-index")
 
 
 if __name__ == "__main__":

@@ -28,11 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Iterator
 
-from common import REPO_ROOT, Conditions, free_port, release_binary, table, write_results
+from common import Conditions, free_port, release_binary, run_and_report, table
 
 import cargo_support  # (tests/e2e, put on sys.path by common)
 import support
@@ -202,17 +201,7 @@ def main() -> int:
         parser.error("counts must be at least 1")
     if cargo_support.CARGO is None:
         sys.exit("cargo is missing")
-    support.isolate_from_ambient_aws_config()
-    try:
-        markdown = run(args)
-    except BaseException:  # noqa: BLE001 - support reports failures through pytest.fail (a BaseException)
-        traceback.print_exc()
-        return 1
-    print(markdown)
-    if not args.no_write:
-        path = write_results("cargo-lockfile", markdown)
-        log(f"wrote {path.relative_to(REPO_ROOT)}")
-    return 0
+    return run_and_report(run, args, None if args.no_write else "cargo-lockfile")
 
 
 if __name__ == "__main__":
