@@ -193,6 +193,28 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
+/// A gzipped tar holding `files` (path, content), as `npm pack` and `cargo package` make them:
+/// for the formats' tests.
+#[cfg(test)]
+pub(crate) fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, *content)
+            .expect("append to tar");
+    }
+    builder
+        .into_inner()
+        .expect("finish tar")
+        .finish()
+        .expect("finish gzip")
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Cursor, Write as _};

@@ -150,20 +150,7 @@ pub(crate) mod tests {
 
     /// A `.crate` holding `files` (path, content).
     pub(crate) fn crate_file(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, content) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(content.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, path, *content)
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-        let tar = builder.into_inner().unwrap_or_default();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, &tar).unwrap_or_else(|e| panic!("{e}"));
-        gz.finish().unwrap_or_default()
+        crate::archive::tgz(files)
     }
 
     fn manifest(name: &str, version: &str) -> Vec<u8> {

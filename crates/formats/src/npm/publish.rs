@@ -437,25 +437,7 @@ mod tests {
     /// Which error a refused case must give.
     type Expect = fn(&NpmError) -> bool;
 
-    /// A gzipped tar holding `files` (path, content), as `npm pack` makes it.
-    fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        let mut builder = tar::Builder::new(gz);
-        for (path, content) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(content.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, path, *content)
-                .expect("append to tar");
-        }
-        builder
-            .into_inner()
-            .expect("finish tar")
-            .finish()
-            .expect("finish gzip")
-    }
+    use crate::archive::tgz;
 
     fn package_tgz(top: &str, name: &str, version: &str) -> Vec<u8> {
         let package_json = json!({"name": name, "version": version, "main": "index.js"});
