@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::response::IntoResponse as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -21,8 +22,23 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutBody;
 
-/// The most a request's line and headers may take (hyper's read buffer; 431 beyond).
+/// The most a request's line and headers may take: 431 beyond. hyper's read buffer is capped at
+/// this too, but a head that arrives in one read can exceed it, so it is also counted.
 const MAX_HEAD_BYTES: usize = 128 * 1024;
+
+/// The bytes of a request's target and headers, as sent (near enough).
+fn head_bytes<B>(request: &hyper::Request<B>) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
+        + target
+}
 
 /// Connection limits and timeouts (`serve --max-connections`, `--header-timeout-seconds`,
 /// `--body-timeout-seconds`).
@@ -77,10 +93,18 @@ pub async fn serve(
         let app = app.clone();
         let body_timeout = limits.body_timeout;
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let too_large = head_bytes(&request) > MAX_HEAD_BYTES;
             let request =
                 request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body)));
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
+            async move {
+                if too_large {
+                    return Ok::<_, Infallible>(
+                        hyper::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response(),
+                    );
+                }
+                Ok(app.oneshot(request).await.unwrap_or_else(|e| match e {}))
+            }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
